@@ -1,0 +1,40 @@
+# Two entry points: `make run` (set up, then train the NumPy network) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Use the course machine's copy of MNIST when it is there; otherwise mnistlab looks in
+# data/mnist and then downloads it.
+SHARED_MNIST := $(wildcard $(CURDIR)/../shared/data/mnist)
+ifneq ($(SHARED_MNIST),)
+export MNISTLAB_DATA ?= $(SHARED_MNIST)
+endif
+export MPLBACKEND := Agg
+
+.PHONY: setup run test lint bench report clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+run: setup
+	$(BIN)/mnistlab train --backend numpy --out runs/numpy-default --force
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python benchmarks/bench.py
+
+report: setup
+	$(BIN)/mnistlab report --out reports/full
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

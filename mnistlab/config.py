@@ -1,0 +1,47 @@
+"""Training hyper-parameters shared by both backends, validated once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mnistlab.errors import UserError
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. `l2` is λ in the cost term λ/(2n)·Σ‖W‖², n = training-set size."""
+
+    lr: float = 0.01
+    l2: float = 5.0
+    optimizer: str = "momentum"
+    momentum: float = 0.9
+    batch_size: int = 10
+    epochs: int = 30
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UserError(f"the learning rate must be a positive number, got {self.lr}")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise UserError(f"the L2 strength must be zero or positive, got {self.l2}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UserError(
+                f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
+            )
+        if not 0 <= self.momentum < 1:
+            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.batch_size < 1:
+            raise UserError(f"the batch size must be at least 1, got {self.batch_size}")
+        if self.epochs < 1:
+            raise UserError(f"the number of epochs must be at least 1, got {self.epochs}")
+        if self.dtype not in DTYPES:
+            raise UserError(f"unknown dtype {self.dtype!r}: choose float32 or float64")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

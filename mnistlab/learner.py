@@ -1,0 +1,68 @@
+"""What the lab protocol needs from a network, whichever backend trains it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from mnistlab.config import TrainConfig
+from mnistlab.models.spec import ModelSpec
+
+Progress = Callable[[int], None]  # called with the number of examples just processed
+
+
+@dataclass(frozen=True)
+class Score:
+    loss: float  # mean cross-entropy (no L2 term)
+    acc: float  # fraction correct
+
+
+class Learner(Protocol):
+    spec: ModelSpec
+    config: TrainConfig
+
+    def train_epoch(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
+    ) -> float:
+        """One pass over (x, y) in shuffled mini-batches; returns the mean regularised cost."""
+        ...
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> Score: ...
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Pre-softmax outputs (N, 10) as a NumPy array."""
+        ...
+
+    def params(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters under the spec's names, ready to save."""
+        ...
+
+
+def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Index arrays of one shuffled epoch. Both backends use it, so they see the same batches."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+EVAL_BATCH = 2_000  # large enough to be fast, small enough to bound memory
+PROGRESS_EVERY = 5_000  # examples between progress callbacks: keeps tqdm out of the hot loop
+
+
+def accuracy_and_loss(logits_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                      y: np.ndarray) -> Score:
+    """Score a network in chunks with a numerically stable cross-entropy."""
+    total_loss = 0.0
+    correct = 0
+    for start in range(0, len(y), EVAL_BATCH):
+        z = np.asarray(logits_fn(x[start : start + EVAL_BATCH]), dtype=np.float64)
+        t = y[start : start + EVAL_BATCH]
+        z_max = z.max(axis=1, keepdims=True)
+        log_norm = z_max[:, 0] + np.log(np.exp(z - z_max).sum(axis=1))
+        total_loss += float((log_norm - z[np.arange(len(t)), t]).sum())
+        correct += int((z.argmax(axis=1) == t).sum())
+    n = max(len(y), 1)
+    return Score(loss=total_loss / n, acc=correct / n)

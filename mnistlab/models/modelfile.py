@@ -1,0 +1,109 @@
+"""One model file for both backends: safetensors, never a pickle.
+
+The header carries the format name and version and the architecture as JSON, so the file
+alone rebuilds the network. Tensors use the spec's names and PyTorch's (out, in) layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnistlab.errors import ModelFileError, UserError
+from mnistlab.fileio import atomic_path
+from mnistlab.models.spec import ModelSpec, spec_from_json
+
+FORMAT = "mnistlab-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelFile:
+    spec: ModelSpec
+    params: dict[str, np.ndarray]
+    info: dict[str, Any]  # training config, backend, accuracy: whatever the writer recorded
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    spec: ModelSpec,
+    params: dict[str, np.ndarray],
+    info: dict[str, Any] | None = None,
+) -> None:
+    from safetensors.numpy import save_file
+
+    _check_params(spec, params, where="model to save")
+    # safetensors 0.8 silently corrupts non-C-contiguous arrays: always hand it contiguous ones.
+    tensors = {name: np.ascontiguousarray(params[name]) for name in spec.parameter_shapes()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "architecture": json.dumps(spec.to_json()),
+        "info": json.dumps(info or {}),
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def load_model(path: str | os.PathLike[str]) -> ModelFile:
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            metadata = f.metadata() or {}
+            params = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises several unrelated types for bad files
+        raise ModelFileError(f"{path} is not a model file mnistlab can read ({exc})") from None
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an mnistlab model file")
+    try:
+        version = int(metadata.get("format_version", ""))
+    except ValueError:
+        raise ModelFileError(f"{path} has an unreadable format version") from None
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has format version {version}; this mnistlab reads up to "
+            f"{FORMAT_VERSION}: upgrade mnistlab"
+        )
+    try:
+        spec = spec_from_json(metadata.get("architecture", ""))
+        info = json.loads(metadata.get("info", "{}"))
+    except (UserError, ValueError) as exc:
+        raise ModelFileError(f"{path} has a broken architecture header ({exc})") from None
+    _check_params(spec, params, where=str(path))
+    return ModelFile(spec=spec, params=params, info=info)
+
+
+def check_matches(model: ModelFile, spec: ModelSpec, path: str | os.PathLike[str]) -> None:
+    """Refuse a file whose architecture differs from the one the flags ask for."""
+    if model.spec != spec:
+        raise ModelFileError(
+            f"{path} holds {model.spec.describe()}, but the flags ask for {spec.describe()}"
+        )
+
+
+def _check_params(spec: ModelSpec, params: dict[str, np.ndarray], where: str) -> None:
+    expected = spec.parameter_shapes()
+    if set(params) != set(expected):
+        missing = sorted(set(expected) - set(params))
+        extra = sorted(set(params) - set(expected))
+        raise ModelFileError(
+            f"{where}: tensors do not match {spec.describe()} (missing {missing}, extra {extra})"
+        )
+    for name, shape in expected.items():
+        if tuple(params[name].shape) != shape:
+            raise ModelFileError(
+                f"{where}: {name} has shape {tuple(params[name].shape)}, expected {shape}"
+            )
+        if not np.issubdtype(params[name].dtype, np.floating):
+            raise ModelFileError(f"{where}: {name} is not a floating-point tensor")
+        if not np.all(np.isfinite(params[name])):
+            raise ModelFileError(f"{where}: {name} holds NaN or infinite values")
