@@ -1,0 +1,1 @@
+"""One module per `mnistlab` sub-command; each has `add_parser` and `run`."""

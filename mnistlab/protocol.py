@@ -1,0 +1,120 @@
+"""The lab protocol, the same for every backend and model.
+
+Each epoch: train on the training set, score validation (p_i). Only if p_i beats the best
+validation accuracy so far (p) is the test set scored, p set to p_i and the model saved.
+The result of a run is the test accuracy at the best validation epoch: the test set never
+influences a choice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mnistlab.data.splits import Splits
+from mnistlab.errors import DivergedError
+from mnistlab.learner import Learner
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_acc: float
+    test_acc: float | None  # None when validation did not improve: test was not scored
+    seconds: float
+
+
+@dataclass
+class History:
+    config: dict[str, Any]
+    epochs: list[EpochRecord] = field(default_factory=list)
+    best: dict[str, Any] | None = None  # {epoch, val_acc, test_acc}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "epochs": [asdict(e) for e in self.epochs],
+            "best": self.best,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> History:
+        return cls(
+            config=data["config"],
+            epochs=[EpochRecord(**e) for e in data["epochs"]],
+            best=data.get("best"),
+        )
+
+
+Callback = Callable[[EpochRecord, History], None]
+
+
+def run_protocol(
+    learner: Learner,
+    splits: Splits,
+    epochs: int,
+    config: dict[str, Any],
+    *,
+    seed: int,
+    on_improve: Callback | None = None,
+    on_epoch: Callback | None = None,
+    show_progress: bool = True,
+) -> History:
+    """Train for `epochs` epochs under the lab's rule; callbacks save models and history."""
+    rng = np.random.default_rng(seed)
+    history = History(config=config)
+    best_val = -math.inf
+    n = len(splits.train)
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        with tqdm(total=n, desc=f"epoch {epoch}", unit="img", leave=False,
+                  disable=None if show_progress else True) as bar:
+            train_loss = learner.train_epoch(splits.train.x, splits.train.y, rng, bar.update)
+        if not math.isfinite(train_loss):
+            raise DivergedError(
+                f"the training loss became {train_loss} in epoch {epoch}; "
+                "try a lower learning rate (--lr)"
+            )
+        val = learner.evaluate(splits.val.x, splits.val.y)
+        test_acc = None
+        improved = val.acc > best_val
+        if improved:
+            best_val = val.acc
+            test_acc = learner.evaluate(splits.test.x, splits.test.y).acc
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=float(train_loss),
+            val_loss=val.loss,
+            val_acc=val.acc,
+            test_acc=test_acc,
+            seconds=time.perf_counter() - start,
+        )
+        history.epochs.append(record)
+        if improved:
+            history.best = {"epoch": epoch, "val_acc": val.acc, "test_acc": test_acc}
+            if on_improve:
+                on_improve(record, history)
+        if on_epoch:
+            on_epoch(record, history)
+    return history
+
+
+def format_epoch(record: EpochRecord, best: dict[str, Any] | None) -> str:
+    """One line per epoch: what the student watches scroll by."""
+    if record.test_acc is not None:
+        test = f"test {record.test_acc:7.2%}"
+    else:
+        best_val = best["val_acc"] if best else float("nan")
+        test = f"test skipped (val did not beat {best_val:.2%})"
+    return (
+        f"epoch {record.epoch:3d}  train loss {record.train_loss:.4f}  "
+        f"val {record.val_acc:7.2%}  {test}  {record.seconds:6.1f} s"
+    )
