@@ -29,8 +29,9 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="mnistlab", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                parser_class=OneLineParser)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
+    )
     for name in COMMANDS:
         importlib.import_module(f"mnistlab.commands.{name}").add_parser(sub)
     return parser

@@ -52,8 +52,9 @@ EVAL_BATCH = 2_000  # large enough to be fast, small enough to bound memory
 PROGRESS_EVERY = 5_000  # examples between progress callbacks: keeps tqdm out of the hot loop
 
 
-def accuracy_and_loss(logits_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                      y: np.ndarray) -> Score:
+def accuracy_and_loss(
+    logits_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray
+) -> Score:
     """Score a network in chunks with a numerically stable cross-entropy."""
     total_loss = 0.0
     correct = 0

@@ -75,8 +75,13 @@ def run_protocol(
     n = len(splits.train)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        with tqdm(total=n, desc=f"epoch {epoch}", unit="img", leave=False,
-                  disable=None if show_progress else True) as bar:
+        with tqdm(
+            total=n,
+            desc=f"epoch {epoch}",
+            unit="img",
+            leave=False,
+            disable=None if show_progress else True,
+        ) as bar:
             train_loss = learner.train_epoch(splits.train.x, splits.train.y, rng, bar.update)
         if not math.isfinite(train_loss):
             raise DivergedError(

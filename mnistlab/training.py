@@ -40,8 +40,9 @@ def check_run_dir(out: str | os.PathLike[str], force: bool) -> Path:
         raise UserError(f"--out {out} is a file, not a directory")
     if out.is_dir() and any(out.iterdir()) and not force:
         what = "another run" if (out / HISTORY).exists() else "files"
-        raise UserError(f"{out} already holds {what}; pass --force to overwrite it or "
-                        "choose another --out")
+        raise UserError(
+            f"{out} already holds {what}; pass --force to overwrite it or choose another --out"
+        )
     return out
 
 
@@ -52,8 +53,9 @@ def clear_run_dir(out: Path) -> None:
     shutil.rmtree(out / "figures", ignore_errors=True)
 
 
-def run_config(spec: ModelSpec, config: TrainConfig, backend: str, splits: Splits,
-               limit_train: int | None) -> dict[str, Any]:
+def run_config(
+    spec: ModelSpec, config: TrainConfig, backend: str, splits: Splits, limit_train: int | None
+) -> dict[str, Any]:
     return {
         "backend": backend,
         "architecture": spec.to_json(),
@@ -87,8 +89,12 @@ def train(
 
     def on_improve(record: EpochRecord, history: History) -> None:
         if out is not None:
-            info = {"backend": backend, "train": config.to_json(), "best": history.best,
-                    "dataset": splits.dataset}
+            info = {
+                "backend": backend,
+                "train": config.to_json(),
+                "best": history.best,
+                "dataset": splits.dataset,
+            }
             save_model(out / MODEL, spec, learner.params(), info)
 
     def on_epoch(record: EpochRecord, history: History) -> None:
@@ -97,9 +103,16 @@ def train(
         if out is not None:
             write_json(out / HISTORY, history.to_json())
 
-    history = run_protocol(learner, splits, config.epochs, meta, seed=config.seed,
-                           on_improve=on_improve, on_epoch=on_epoch,
-                           show_progress=show_progress)
+    history = run_protocol(
+        learner,
+        splits,
+        config.epochs,
+        meta,
+        seed=config.seed,
+        on_improve=on_improve,
+        on_epoch=on_epoch,
+        show_progress=show_progress,
+    )
     if out is not None:
         from mnistlab.plots.curves import plot_learning_curves
 

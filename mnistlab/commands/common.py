@@ -13,26 +13,47 @@ DEFAULT_HIDDEN = "100"
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"],
-                   help="which digits (or clothes) to read (default: mnist)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the four IDX files (else $MNISTLAB_DATA, then data/mnist, "
-                        "then download)")
+    p.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=["mnist", "fashion-mnist"],
+        help="which digits (or clothes) to read (default: mnist)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the four IDX files (else $MNISTLAB_DATA, then data/mnist, then download)",
+    )
 
 
 def add_backend_flag(p: argparse.ArgumentParser, default: str = "numpy") -> None:
-    p.add_argument("--backend", default=default, choices=BACKENDS,
-                   help=f"numpy (from scratch) or torch (default: {default})")
+    p.add_argument(
+        "--backend",
+        default=default,
+        choices=BACKENDS,
+        help=f"numpy (from scratch) or torch (default: {default})",
+    )
 
 
 def add_model_flags(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     """--model/--hidden/--activation; with defaults=False they stay None when not given."""
-    p.add_argument("--model", default="mlp" if defaults else None, choices=["mlp", "lenet5"],
-                   help="feed-forward network or LeNet-5 (default: mlp)")
-    p.add_argument("--hidden", default=None,
-                   help=f"hidden widths, comma-separated: k = how many (default: {DEFAULT_HIDDEN})")
-    p.add_argument("--activation", default="relu" if defaults else None, choices=ACTIVATIONS,
-                   help="hidden-layer activation (default: relu)")
+    p.add_argument(
+        "--model",
+        default="mlp" if defaults else None,
+        choices=["mlp", "lenet5"],
+        help="feed-forward network or LeNet-5 (default: mlp)",
+    )
+    p.add_argument(
+        "--hidden",
+        default=None,
+        help=f"hidden widths, comma-separated: k = how many (default: {DEFAULT_HIDDEN})",
+    )
+    p.add_argument(
+        "--activation",
+        default="relu" if defaults else None,
+        choices=ACTIVATIONS,
+        help="hidden-layer activation (default: relu)",
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> ModelSpec:
@@ -48,21 +69,47 @@ def model_flags_given(args: argparse.Namespace) -> bool:
 
 def add_train_flags(p: argparse.ArgumentParser, epochs: int = DEFAULTS.epochs) -> None:
     p.add_argument("--epochs", type=int, default=epochs, help=f"default: {epochs}")
-    p.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
-                   help=f"mini-batch size (default: {DEFAULTS.batch_size})")
-    p.add_argument("--lr", type=float, default=DEFAULTS.lr,
-                   help=f"learning rate (default: {DEFAULTS.lr})")
-    p.add_argument("--l2", type=float, default=DEFAULTS.l2,
-                   help=f"λ in the cost term λ/(2n)·Σ‖W‖² (default: {DEFAULTS.l2})")
-    p.add_argument("--optimizer", default=DEFAULTS.optimizer, choices=OPTIMIZERS,
-                   help=f"default: {DEFAULTS.optimizer}")
-    p.add_argument("--momentum", type=float, default=DEFAULTS.momentum,
-                   help=f"for --optimizer momentum (default: {DEFAULTS.momentum})")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                   help="seeds weights and shuffling: same seed, same numbers")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULTS.batch_size,
+        help=f"mini-batch size (default: {DEFAULTS.batch_size})",
+    )
+    p.add_argument(
+        "--lr", type=float, default=DEFAULTS.lr, help=f"learning rate (default: {DEFAULTS.lr})"
+    )
+    p.add_argument(
+        "--l2",
+        type=float,
+        default=DEFAULTS.l2,
+        help=f"λ in the cost term λ/(2n)·Σ‖W‖² (default: {DEFAULTS.l2})",
+    )
+    p.add_argument(
+        "--optimizer",
+        default=DEFAULTS.optimizer,
+        choices=OPTIMIZERS,
+        help=f"default: {DEFAULTS.optimizer}",
+    )
+    p.add_argument(
+        "--momentum",
+        type=float,
+        default=DEFAULTS.momentum,
+        help=f"for --optimizer momentum (default: {DEFAULTS.momentum})",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS.seed,
+        help="seeds weights and shuffling: same seed, same numbers",
+    )
     p.add_argument("--dtype", default=DEFAULTS.dtype, choices=["float32", "float64"])
-    p.add_argument("--limit-train", type=int, default=None, metavar="N",
-                   help="train on the first N of the 50,000 training images (quick runs)")
+    p.add_argument(
+        "--limit-train",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on the first N of the 50,000 training images (quick runs)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -11,13 +11,14 @@ from mnistlab.commands import common
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="score a saved model on the test set",
-                       description=__doc__)
+    p = sub.add_parser("evaluate", help="score a saved model on the test set", description=__doc__)
     p.add_argument("model_file", metavar="MODEL_FILE")
     common.add_backend_flag(p)
     common.add_model_flags(p, defaults=False)
     common.add_data_flags(p)
-    p.add_argument("--json", action="store_true", help='print {"test_acc": ..., "per_class": [...]}')
+    p.add_argument(
+        "--json", action="store_true", help='print {"test_acc": ..., "per_class": [...]}'
+    )
     p.set_defaults(run=run)
 
 
@@ -39,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"test_acc": test_acc, "per_class": per_class}))
         return 0
-    print(f"{model.spec.describe()} on {args.backend}: test accuracy {test_acc:.2%} "
-          f"({int(np.sum(pred == splits.test.y)):,} of {len(pred):,})")
+    print(
+        f"{model.spec.describe()} on {args.backend}: test accuracy {test_acc:.2%} "
+        f"({int(np.sum(pred == splits.test.y)):,} of {len(pred):,})"
+    )
     for digit, acc in enumerate(per_class):
         print(f"  {digit}: {acc:7.2%}")
     return 0

@@ -10,11 +10,18 @@ from mnistlab.commands import common
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="parameters and FLOPs per layer", description=__doc__)
-    p.add_argument("model_file", nargs="?", metavar="MODEL_FILE",
-                   help="a saved model (else the architecture the flags describe)")
+    p.add_argument(
+        "model_file",
+        nargs="?",
+        metavar="MODEL_FILE",
+        help="a saved model (else the architecture the flags describe)",
+    )
     common.add_model_flags(p, defaults=False)
-    p.add_argument("--json", action="store_true",
-                   help='print {"params": ..., "macs": ..., "flops": ..., "layers": [...]}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"params": ..., "macs": ..., "flops": ..., "layers": [...]}',
+    )
     p.set_defaults(run=run)
 
 

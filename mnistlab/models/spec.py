@@ -128,7 +128,9 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(p) for p in parts)
     except ValueError:
-        raise UserError(f"--hidden must be whole numbers separated by commas, got {text!r}") from None
+        raise UserError(
+            f"--hidden must be whole numbers separated by commas, got {text!r}"
+        ) from None
     return widths
 
 

@@ -7,6 +7,7 @@ not counted, as is usual: they are a rounding error next to the products.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,8 +33,13 @@ def linear(name: str, n_in: int, n_out: int) -> LayerCost:
 
 def conv(name: str, c_in: int, c_out: int, k: int, side_out: int) -> LayerCost:
     per_pixel = c_in * k * k
-    return LayerCost(name, f"conv {k}x{k}", (c_out, side_out, side_out),
-                     c_out * per_pixel + c_out, c_out * side_out * side_out * per_pixel)
+    return LayerCost(
+        name,
+        f"conv {k}x{k}",
+        (c_out, side_out, side_out),
+        c_out * per_pixel + c_out,
+        c_out * side_out * side_out * per_pixel,
+    )
 
 
 def pool(name: str, channels: int, side_out: int) -> LayerCost:
@@ -43,7 +49,7 @@ def pool(name: str, channels: int, side_out: int) -> LayerCost:
 def layer_costs(spec: ModelSpec) -> list[LayerCost]:
     if isinstance(spec, MLPSpec):
         sizes = spec.sizes
-        return [linear(f"layers.{i}", a, b) for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
+        return [linear(f"layers.{i}", a, b) for i, (a, b) in enumerate(itertools.pairwise(sizes))]
     if isinstance(spec, LeNet5Spec):
         return [
             conv("conv1", 1, 6, 5, IMAGE_SIDE),  # padding 2 keeps 28×28
@@ -65,20 +71,28 @@ def summarize(spec: ModelSpec) -> dict[str, Any]:
         "params": sum(layer.params for layer in layers),
         "macs": sum(layer.macs for layer in layers),
         "flops": sum(layer.flops for layer in layers),
-        "layers": [{**asdict(layer), "output_shape": list(layer.output_shape),
-                    "flops": layer.flops} for layer in layers],
+        "layers": [
+            {**asdict(layer), "output_shape": list(layer.output_shape), "flops": layer.flops}
+            for layer in layers
+        ],
     }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    header = f"{'layer':10s} {'kind':14s} {'output':>12s} {'params':>10s} {'MACs':>12s} {'FLOPs':>12s}"
+    header = (
+        f"{'layer':10s} {'kind':14s} {'output':>12s} {'params':>10s} {'MACs':>12s} {'FLOPs':>12s}"
+    )
     lines = [header, "-" * len(header)]
     for layer in summary["layers"]:
         shape = "×".join(str(d) for d in layer["output_shape"])
-        lines.append(f"{layer['name']:10s} {layer['kind']:14s} {shape:>12s} "
-                     f"{layer['params']:>10,} {layer['macs']:>12,} {layer['flops']:>12,}")
+        lines.append(
+            f"{layer['name']:10s} {layer['kind']:14s} {shape:>12s} "
+            f"{layer['params']:>10,} {layer['macs']:>12,} {layer['flops']:>12,}"
+        )
     lines.append("-" * len(header))
-    lines.append(f"{'total':10s} {'':14s} {'':>12s} {summary['params']:>10,} "
-                 f"{summary['macs']:>12,} {summary['flops']:>12,}")
+    lines.append(
+        f"{'total':10s} {'':14s} {'':>12s} {summary['params']:>10,} "
+        f"{summary['macs']:>12,} {summary['flops']:>12,}"
+    )
     lines.append("MACs and FLOPs per image; 1 multiply-add = 2 FLOPs.")
     return "\n".join(lines)

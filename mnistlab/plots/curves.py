@@ -17,13 +17,19 @@ def plot_learning_curves(history: History, path: str | os.PathLike[str], title: 
     fig = Figure(figsize=(10, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, [e.train_loss for e in history.epochs], "o-", label="train cost (with L2)")
-    ax_loss.plot(epochs, [e.val_loss for e in history.epochs], "s-", label="validation cross-entropy")
+    ax_loss.plot(
+        epochs, [e.val_loss for e in history.epochs], "s-", label="validation cross-entropy"
+    )
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_loss.legend()
     ax_acc.plot(epochs, [100 * e.val_acc for e in history.epochs], "o-", label="validation")
     scored = [e for e in history.epochs if e.test_acc is not None]
-    ax_acc.plot([e.epoch for e in scored], [100 * e.test_acc for e in scored], "s",
-                label="test (scored when validation improved)")
+    ax_acc.plot(
+        [e.epoch for e in scored],
+        [100 * e.test_acc for e in scored],
+        "s",
+        label="test (scored when validation improved)",
+    )
     if history.best:
         ax_acc.axvline(history.best["epoch"], color="grey", linestyle=":", label="best validation")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
