@@ -1,0 +1,89 @@
+"""The lab's rule, checked with a scripted stand-in for a network."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mnistlab.data.splits import Split, Splits
+from mnistlab.errors import DivergedError
+from mnistlab.learner import Score
+from mnistlab.protocol import format_epoch, run_protocol
+
+
+class ScriptedLearner:
+    """Plays back a fixed validation curve and counts how often each set is scored."""
+
+    def __init__(self, val_accs: list[float], losses: list[float] | None = None) -> None:
+        self.val_accs = val_accs
+        self.losses = losses or [1.0] * len(val_accs)
+        self.epoch = 0
+        self.scored: list[tuple[int, str]] = []
+
+    def train_epoch(self, x, y, rng, progress):
+        self.epoch += 1
+        if progress:
+            progress(len(y))
+        return self.losses[self.epoch - 1]
+
+    def evaluate(self, x, y):
+        which = "val" if len(y) == 3 else "test"
+        self.scored.append((self.epoch, which))
+        acc = self.val_accs[self.epoch - 1] if which == "val" else 0.5 + self.epoch / 100
+        return Score(loss=0.1, acc=acc)
+
+
+def tiny_splits() -> Splits:
+    def split(n: int) -> Split:
+        return Split(np.zeros((n, 28, 28), np.float32), np.zeros(n, np.int64))
+
+    return Splits(split(5), split(3), split(4), "mnist", "nowhere")
+
+
+def test_test_is_scored_only_when_validation_improves() -> None:
+    learner = ScriptedLearner([0.90, 0.92, 0.91, 0.92, 0.95, 0.94])
+    improved: list[int] = []
+    history = run_protocol(
+        learner, tiny_splits(), 6, {}, seed=0,
+        on_improve=lambda r, h: improved.append(r.epoch), show_progress=False,
+    )
+    tests = [epoch for epoch, which in learner.scored if which == "test"]
+    assert tests == [1, 2, 5]  # ties (epoch 4) and drops (3, 6) do not count
+    assert improved == [1, 2, 5]
+    assert [e.test_acc for e in history.epochs] == [0.51, 0.52, None, None, 0.55, None]
+    assert history.best == {"epoch": 5, "val_acc": 0.95, "test_acc": 0.55}
+    assert [which for _, which in learner.scored].count("val") == 6
+
+
+def test_result_is_test_accuracy_at_best_validation_epoch_not_best_test() -> None:
+    learner = ScriptedLearner([0.97, 0.96])
+    history = run_protocol(learner, tiny_splits(), 2, {}, seed=0, show_progress=False)
+    assert history.best["epoch"] == 1
+    assert history.best["test_acc"] == pytest.approx(0.51)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_stops_the_run_with_advice(bad: float) -> None:
+    learner = ScriptedLearner([0.9, 0.9, 0.9], losses=[1.0, bad, 1.0])
+    with pytest.raises(DivergedError, match="lower learning rate"):
+        run_protocol(learner, tiny_splits(), 3, {}, seed=0, show_progress=False)
+    assert learner.epoch == 2
+
+
+def test_history_round_trips_through_json() -> None:
+    from mnistlab.protocol import History
+
+    history = run_protocol(ScriptedLearner([0.5, 0.6]), tiny_splits(), 2, {"a": 1}, seed=0,
+                           show_progress=False)
+    again = History.from_json(history.to_json())
+    assert again == history
+
+
+def test_epoch_line_says_when_test_was_skipped() -> None:
+    history = run_protocol(ScriptedLearner([0.9, 0.8]), tiny_splits(), 2, {}, seed=0,
+                           show_progress=False)
+    first, second = history.epochs
+    assert "test  51.00%" in format_epoch(first, history.best)
+    assert "skipped" in format_epoch(second, history.best)
