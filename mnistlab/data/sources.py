@@ -1,0 +1,201 @@
+"""Where the data files come from: a named directory, the working tree, a system package, or
+a download from public mirrors.
+
+Checksums are of the uncompressed payload, never of the .gz file: mirrors and Debian
+recompress the files, so the same data arrives in different gzip wrappers.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mnistlab.data import idx
+from mnistlab.errors import DataError, UserError
+from mnistlab.fileio import atomic_path
+
+ENV_VAR = "MNISTLAB_DATA"
+DEFAULT_DIR = Path("data/mnist")  # relative to the working directory
+MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+TIMEOUT_S = 30.0
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class DataFile:
+    name: str  # without ".gz"; either form is accepted on disk
+    md5: str  # of the uncompressed bytes
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train_images: DataFile
+    train_labels: DataFile
+    test_images: DataFile
+    test_labels: DataFile
+    system_dir: Path | None = None  # where an OS package installs it
+    install_hint: str = ""
+
+    @property
+    def files(self) -> tuple[DataFile, ...]:
+        return (self.train_images, self.train_labels, self.test_images, self.test_labels)
+
+
+DATASETS: dict[str, Dataset] = {
+    "mnist": Dataset(
+        "mnist",
+        DataFile("train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb"),
+        DataFile("train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624"),
+        DataFile("t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
+        DataFile("t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"),
+    ),
+    # Debian's dataset-fashion-mnist recompresses the upstream files (the .gz MD5s differ
+    # from Zalando's published ones); these payload MD5s match upstream's uncompressed files.
+    "fashion-mnist": Dataset(
+        "fashion-mnist",
+        DataFile("train-images-idx3-ubyte", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+        DataFile("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9"),
+        DataFile("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
+        DataFile("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
+        system_dir=Path("/usr/share/datasets/fashion-mnist"),
+        install_hint="install it with `apt-get install dataset-fashion-mnist`",
+    ),
+}
+
+
+def get_dataset(name: str) -> Dataset:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        known = ", ".join(DATASETS)
+        raise UserError(f"unknown dataset {name!r} (known: {known})") from None
+
+
+def find_file(directory: Path, file: DataFile) -> Path | None:
+    """The file in `directory`, gzipped or not; temporary download files never match."""
+    for candidate in (directory / f"{file.name}.gz", directory / file.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def file_paths(directory: Path, dataset: Dataset) -> list[Path]:
+    """The dataset's four files in `directory`, in `Dataset.files` order, or DataError."""
+    if not directory.is_dir():
+        raise DataError(f"data directory {directory} does not exist")
+    paths = []
+    for file in dataset.files:
+        path = find_file(directory, file)
+        if path is None:
+            raise DataError(f"{directory} has no {file.name}(.gz)")
+        paths.append(path)
+    return paths
+
+
+def locate(
+    dataset: str = "mnist",
+    data_dir: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = TIMEOUT_S,
+) -> Path:
+    """The directory to read `dataset` from, downloading MNIST into data/mnist if need be.
+
+    Order: `data_dir` (--data-dir), $MNISTLAB_DATA (MNIST only), data/mnist for MNIST or
+    the system package's directory for other datasets, then a download. A directory the
+    user named must hold the files: silently downloading elsewhere would hide a typo.
+    """
+    spec = get_dataset(dataset)
+    env = os.environ.get(ENV_VAR) if dataset == "mnist" else None
+    named = data_dir if data_dir is not None else env or None
+    if named is not None:
+        directory = Path(named)
+        file_paths(directory, spec)
+        return directory
+    if spec.system_dir is not None:
+        if not spec.system_dir.is_dir():
+            raise DataError(
+                f"{spec.name} not found in {spec.system_dir}: {spec.install_hint}, "
+                "or pass --data-dir"
+            )
+        file_paths(spec.system_dir, spec)
+        return spec.system_dir
+    if any(find_file(DEFAULT_DIR, file) is None for file in spec.files):
+        download(DEFAULT_DIR, spec, MIRRORS if mirrors is None else mirrors, timeout)
+    return DEFAULT_DIR
+
+
+def download(
+    dest: str | os.PathLike[str],
+    dataset: Dataset,
+    mirrors: Sequence[str] = MIRRORS,
+    timeout: float = TIMEOUT_S,
+) -> None:
+    """Fetch whichever of the dataset's files `dest` lacks."""
+    dest = Path(dest)
+    for file in dataset.files:
+        if find_file(dest, file) is None:
+            fetch(file, dest, mirrors, timeout)
+
+
+def fetch(file: DataFile, dest: Path, mirrors: Sequence[str], timeout: float = TIMEOUT_S) -> Path:
+    """Download `file`.gz from the first mirror that serves it intact; return its path.
+
+    The bytes go to a temporary file beside the target and are renamed into place only
+    after the payload checksum passes, so an interrupted or corrupt download never
+    looks like a good file.
+    """
+    target = dest / f"{file.name}.gz"
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + target.name
+        try:
+            with atomic_path(target) as tmp:
+                _stream(url, tmp, timeout, target.name)
+                payload = idx.gunzip(target.name, tmp.read_bytes())
+                idx.check_md5(target.name, payload, file.md5)
+            return target
+        except (OSError, ValueError, http.client.HTTPException, DataError) as exc:
+            print(f"warning: skipping {url}: {_reason(exc)}", file=sys.stderr)
+    raise DataError(
+        f"could not download {target.name} from any of the {len(mirrors)} mirror(s); "
+        "download MNIST yourself and pass --data-dir"
+    )
+
+
+def _stream(url: str, path: Path, timeout: float, desc: str) -> None:
+    got = 0  # counted here: a disabled progress bar counts nothing
+    with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        bar = tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=None, leave=False)
+        with bar:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                got += len(chunk)
+                bar.update(len(chunk))
+    if total is not None and got != total:
+        raise DataError(f"{desc}: connection closed after {got} of {total} bytes")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, DataError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

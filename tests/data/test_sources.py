@@ -1,0 +1,192 @@
+"""Finding the data: the user's choice wins, and downloads survive bad mirrors."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from mnistlab.data import idx, sources
+from mnistlab.errors import DataError, UserError
+
+MNIST = sources.DATASETS["mnist"]
+GZ_NAMES = sorted(f"{f.name}.gz" for f in MNIST.files)
+TIMEOUT = 0.5
+
+
+def fake_dir(path: Path, gz: bool = True) -> Path:
+    """A directory holding the four file names (enough for locating, not for reading)."""
+    path.mkdir(parents=True)
+    for file in MNIST.files:
+        (path / (f"{file.name}.gz" if gz else file.name)).touch()
+    return path
+
+
+@pytest.fixture
+def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("locate() must not download here")
+
+    monkeypatch.setattr(sources, "download", refuse)
+
+
+@pytest.fixture
+def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    return {
+        "flag": fake_dir(tmp_path / "flag"),
+        "env": fake_dir(tmp_path / "env", gz=False),
+        "cwd": fake_dir(tmp_path / "data" / "mnist"),
+    }
+
+
+@pytest.mark.usefixtures("no_download")
+def test_locate_order(dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sources.ENV_VAR, str(dirs["env"]))
+    assert sources.locate(data_dir=dirs["flag"]) == dirs["flag"]
+    assert sources.locate() == dirs["env"]
+    monkeypatch.delenv(sources.ENV_VAR)
+    assert sources.locate().resolve() == dirs["cwd"]
+
+
+@pytest.mark.usefixtures("no_download")
+def test_empty_env_var_is_unset(dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sources.ENV_VAR, "")
+    assert sources.locate().resolve() == dirs["cwd"]
+
+
+@pytest.mark.usefixtures("no_download")
+def test_named_directory_must_exist(dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = dirs["flag"].parent / "typo"
+    with pytest.raises(DataError, match=re.escape(f"data directory {missing} does not exist")):
+        sources.locate(data_dir=missing)
+    monkeypatch.setenv(sources.ENV_VAR, str(missing))
+    with pytest.raises(DataError, match="does not exist"):
+        sources.locate()
+
+
+@pytest.mark.usefixtures("no_download")
+def test_named_directory_must_hold_the_files(dirs: dict[str, Path]) -> None:
+    (dirs["flag"] / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"has no t10k-labels-idx1-ubyte\(\.gz\)"):
+        sources.locate(data_dir=dirs["flag"])
+
+
+def test_default_dir_downloads_what_is_missing(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    calls = []
+    monkeypatch.setattr(sources, "download", lambda *args: calls.append(args))
+    assert sources.locate(mirrors=["http://127.0.0.1:1/"]) == sources.DEFAULT_DIR
+    assert calls[0][0] == sources.DEFAULT_DIR and calls[0][2] == ["http://127.0.0.1:1/"]
+
+
+def test_unknown_dataset() -> None:
+    with pytest.raises(UserError, match="unknown dataset 'emnist'"):
+        sources.get_dataset("emnist")
+
+
+# A local web server with one mirror per misbehaviour, reached only on 127.0.0.1.
+
+
+def flip_bytes(body: bytes) -> bytes:
+    damaged = bytearray(body)
+    for i in range(100, len(damaged), 997):
+        damaged[i] ^= 0x5A
+    return bytes(damaged)
+
+
+class Mirror(BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}
+
+    def do_GET(self) -> None:
+        kind, _, name = self.path.strip("/").partition("/")
+        body = self.files.get(name)
+        if kind == "missing" or body is None:
+            self.send_error(404)
+            return
+        if kind == "slow":
+            time.sleep(TIMEOUT * 3)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if kind == "corrupt":
+            body = flip_bytes(body)
+        if kind == "truncated":
+            body = body[: len(body) // 2]
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class QuietServer(ThreadingHTTPServer):
+    block_on_close = False  # do not wait for the slow mirror's handler
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that timed out and hung up is expected here
+
+
+@pytest.fixture(scope="module")
+def server(mnist_dir: Path) -> Iterator[str]:
+    Mirror.files = {name: (mnist_dir / name).read_bytes() for name in GZ_NAMES}
+    httpd = QuietServer(("127.0.0.1", 0), Mirror)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_download_skips_bad_mirrors(server: str, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    mirrors = [f"{server}/missing/", f"{server}/corrupt", f"{server}/good/"]
+    dest = sources.locate(mirrors=mirrors, timeout=TIMEOUT)
+    assert dest == sources.DEFAULT_DIR
+    assert sorted(p.name for p in dest.iterdir()) == GZ_NAMES  # no temporary files left
+    for file in MNIST.files:
+        assert idx.md5_hex(idx.read_payload(dest / f"{file.name}.gz")) == file.md5
+    warnings = capsys.readouterr().err.splitlines()
+    assert sum("HTTP 404" in line for line in warnings) == 4
+    assert sum("/corrupt/" in line and "corrupt gzip data" in line for line in warnings) == 4
+    assert not any(".tmp" in line for line in warnings)  # errors name the real file
+    assert not any("/good/" in line for line in warnings)
+    assert sources.locate(mirrors=[f"{server}/missing/"]) == dest  # no second download
+
+
+def test_download_survives_timeouts_and_cut_connections(server: str, tmp_path, capsys) -> None:
+    file = MNIST.train_labels
+    mirrors = [f"{server}/slow/", f"{server}/truncated/", f"{server}/good/"]
+    path = sources.fetch(file, tmp_path, mirrors, timeout=TIMEOUT)
+    assert path == tmp_path / "train-labels-idx1-ubyte.gz"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    err = capsys.readouterr().err
+    assert "slow/train-labels-idx1-ubyte.gz: timed out" in err
+    assert "connection closed after 14451 of 28902 bytes" in err
+
+
+def test_all_mirrors_fail(server: str, tmp_path: Path, capsys) -> None:
+    dest = tmp_path / "mnist"
+    mirrors = [f"{server}/missing/", f"{server}/corrupt/", f"{server}/truncated/"]
+    with pytest.raises(DataError, match=r"from any of the 3 mirror\(s\).*--data-dir"):
+        sources.download(dest, MNIST, mirrors, timeout=TIMEOUT)
+    assert list(dest.iterdir()) == []
+    assert len(capsys.readouterr().err.splitlines()) == 3
+
+
+def test_a_leftover_temporary_file_is_not_data(server: str, tmp_path: Path) -> None:
+    partial = tmp_path / ".train-labels-idx1-ubyte.gz.x1y2.tmp"
+    partial.write_bytes(Mirror.files["train-labels-idx1-ubyte.gz"][:100])
+    for file in (MNIST.train_images, MNIST.test_images, MNIST.test_labels):
+        (tmp_path / file.name).touch()  # present: only the labels are to fetch
+    assert sources.find_file(tmp_path, MNIST.train_labels) is None
+    sources.download(tmp_path, MNIST, [f"{server}/good/"], timeout=TIMEOUT)
+    assert (tmp_path / "train-labels-idx1-ubyte.gz").stat().st_size == 28902
