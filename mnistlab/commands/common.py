@@ -6,10 +6,9 @@ import argparse
 
 from mnistlab.backends import BACKENDS
 from mnistlab.config import OPTIMIZERS, TrainConfig
-from mnistlab.models.spec import ACTIVATIONS, ModelSpec, build_spec
+from mnistlab.models.spec import ACTIVATIONS, DEFAULT_HIDDEN, ModelSpec, build_spec
 
 DEFAULTS = TrainConfig()
-DEFAULT_HIDDEN = "100"
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -57,10 +56,7 @@ def add_model_flags(p: argparse.ArgumentParser, defaults: bool = True) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> ModelSpec:
-    hidden = args.hidden
-    if args.model in (None, "mlp") and hidden is None:
-        hidden = DEFAULT_HIDDEN
-    return build_spec(args.model or "mlp", hidden, args.activation or "relu")
+    return build_spec(args.model or "mlp", args.hidden, args.activation or "relu")
 
 
 def model_flags_given(args: argparse.Namespace) -> bool:

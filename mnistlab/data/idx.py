@@ -99,11 +99,16 @@ def _expected_magic(ndim: int | None) -> str:
 
 
 def read_idx(path: PathLike, ndim: int | None = None, md5: str | None = None) -> np.ndarray:
-    """Read any unsigned-byte IDX file; `ndim` and `md5` (of the payload) are checked if given."""
+    """Read any unsigned-byte IDX file; `ndim` and `md5` (of the payload) are checked if given.
+
+    The structure is checked before the checksum, so a damaged file is reported by what is
+    wrong with it (magic, size) rather than by a bare checksum mismatch.
+    """
     path = Path(path)
     data = read_payload(path)
+    array = parse_idx(path.name, data, ndim)
     check_md5(path.name, data, md5)
-    return parse_idx(path.name, data, ndim)
+    return array
 
 
 def read_images(path: PathLike, md5: str | None = None) -> np.ndarray:
@@ -114,10 +119,16 @@ def read_images(path: PathLike, md5: str | None = None) -> np.ndarray:
 def read_labels(path: PathLike, md5: str | None = None) -> np.ndarray:
     """Labels as a read-only (N,) uint8 array, every one in 0..9."""
     path = Path(path)
-    labels = read_idx(path, 1, md5)
+    data = read_payload(path)
+    labels = check_labels(path.name, parse_idx(path.name, data, 1))
+    check_md5(path.name, data, md5)
+    return labels
+
+
+def check_labels(name: str, labels: np.ndarray) -> np.ndarray:
     if labels.size and labels.max() >= N_CLASSES:
         bad = int(np.argmax(labels >= N_CLASSES))
-        raise DataError(f"{path.name}: label {labels[bad]} at index {bad} is not in 0..9")
+        raise DataError(f"{name}: label {labels[bad]} at index {bad} is not in 0..9")
     return labels
 
 
@@ -127,12 +138,16 @@ def read_pair(
     images_md5: str | None = None,
     labels_md5: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Images and their labels, checked to be the same in number."""
-    images = read_images(images_path, images_md5)
-    labels = read_labels(labels_path, labels_md5)
+    """Images and their labels; structure and counts are checked before the checksums."""
+    images_path, labels_path = Path(images_path), Path(labels_path)
+    image_data, label_data = read_payload(images_path), read_payload(labels_path)
+    images = parse_idx(images_path.name, image_data, 3)
+    labels = check_labels(labels_path.name, parse_idx(labels_path.name, label_data, 1))
     if len(images) != len(labels):
         raise DataError(
-            f"{Path(images_path).name} has {len(images)} images but "
-            f"{Path(labels_path).name} has {len(labels)} labels"
+            f"{images_path.name} has {len(images)} images but "
+            f"{labels_path.name} has {len(labels)} labels"
         )
+    check_md5(images_path.name, image_data, images_md5)
+    check_md5(labels_path.name, label_data, labels_md5)
     return images, labels

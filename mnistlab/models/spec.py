@@ -18,6 +18,7 @@ N_INPUTS = IMAGE_SIDE * IMAGE_SIDE
 N_CLASSES = 10
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 MAX_HIDDEN_LAYERS = 3
+DEFAULT_HIDDEN = "100"
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ def build_spec(model: str, hidden: str | None, activation: str) -> ModelSpec:
             raise UserError("--hidden applies to --model mlp only; LeNet-5's layers are fixed")
         return LeNet5Spec(activation=activation)
     if model == "mlp":
-        return MLPSpec(hidden=parse_hidden(hidden or "100"), activation=activation)
+        return MLPSpec(
+            hidden=parse_hidden(DEFAULT_HIDDEN if hidden is None else hidden), activation=activation
+        )
     raise UserError(f"unknown model {model!r}: choose mlp or lenet5")
 
 
