@@ -20,7 +20,7 @@ class TrainConfig:
     l2: float = 5.0
     optimizer: str = "momentum"
     momentum: float = 0.9
-    batch_size: int = 10
+    batch_size: int = 20
     epochs: int = 30
     seed: int = 0
     dtype: str = "float32"

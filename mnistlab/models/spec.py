@@ -18,7 +18,7 @@ N_INPUTS = IMAGE_SIDE * IMAGE_SIDE
 N_CLASSES = 10
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 MAX_HIDDEN_LAYERS = 3
-DEFAULT_HIDDEN = "100"
+DEFAULT_HIDDEN = "256"
 
 
 @dataclass(frozen=True)

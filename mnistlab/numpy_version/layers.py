@@ -1,0 +1,217 @@
+"""Convolution and max pooling from scratch: the "custom operators" of the NumPy LeNet-5.
+
+Layout. Feature maps are (C, N, H, W): channels first, then the batch. (PyTorch uses
+(N, C, H, W); `to_cnhw` / `to_nchw` convert at the edges.) With the batch inside the
+channels, a convolution is ONE matrix product over the whole batch,
+
+    out (O, N·…) = W (O, C·k·k) @ cols (C·k·k, N·…),
+
+and its result is already the next layer's (C, N, H, W) input: no per-example loop and no
+transposes between layers. The weights keep PyTorch's (O, C, k, k) layout.
+
+im2col on flattened rows. Flatten each padded map (Hp, Wp) to one line of Hp·Wp pixels.
+Output pixel (y, x) sits at q = y·Wp + x, and its kernel tap (i, j) reads pixel
+q + i·Wp + j. So row (c, i, j) of `cols` is simply the line of map c shifted by i·Wp + j:
+an `as_strided` view whose copy runs along long contiguous stretches. The price is that
+q also visits the Wp − Wo "wrap-around" positions at the end of each output row, which
+straddle two image rows; they are computed and thrown away (40 % extra products for C3).
+In exchange the im2col copy and the col2im additions run over stretches of ~(Ho·Wp)
+pixels instead of Wo-pixel rows — measured 3–4× faster, which more than pays.
+
+col2im is the adjoint: each of the k·k taps adds its row block back at its shift, a loop
+of 25 slab additions over the whole batch. (The loop-free alternative, a "full"
+convolution of the padded output gradient, needs a 2.7× larger im2col matrix: slower.)
+
+Scratch memory. The multi-megabyte scratch arrays (padded input, im2col matrix, products)
+live in a per-layer `Workspace` and are reused from step to step. A fresh array is not
+free: the kernel maps it in one 4 KiB page fault at a time on first touch, and on the
+lab's VMs that cost more than the arithmetic (C3 forward + backward: ~1,500 faults, 10 ms,
+against 3 ms of work).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+class Workspace:
+    """Named scratch arrays that grow to the largest size asked for and are then reused."""
+
+    def __init__(self) -> None:
+        self._flat: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """An uninitialised (shape, dtype) array; it is overwritten by the next take(name)."""
+        size = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.dtype != dtype or flat.size < size:
+            flat = self._flat[name] = np.empty(size, dtype=dtype)
+        return flat[:size].reshape(shape)
+
+
+def to_cnhw(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) → (C, N, H, W), contiguous."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
+
+
+def to_nchw(x: np.ndarray) -> np.ndarray:
+    """(C, N, H, W) → (N, C, H, W), contiguous."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
+
+
+def wide_length(ho: int, wo: int, wp: int) -> int:
+    """Flattened positions from output pixel (0, 0) to (ho-1, wo-1), rows wp apart."""
+    return (ho - 1) * wp + wo
+
+
+def windows(xp: np.ndarray, k: int) -> np.ndarray:
+    """Padded (C, N, Hp, Wp) → view (C, k, k, N, L): [c, i, j, n] is map (c, n), flattened,
+    shifted by i·Wp + j. Position q of it is output pixel (q // Wp, q % Wp), garbage where
+    q % Wp ≥ Wo; L = `wide_length`."""
+    c, n, hp, wp = xp.shape
+    length = wide_length(hp - k + 1, wp - k + 1, wp)
+    sc, sn, sh, sw = xp.strides
+    return as_strided(xp, (c, k, k, n, length), (sc, sh, sw, sn, sw), writeable=False)
+
+
+def narrow(wide: np.ndarray, ho: int, wo: int, wp: int) -> np.ndarray:
+    """View (O, N, L) wide outputs as (O, N, Ho, Wo), skipping the wrap-around positions."""
+    so, sn, sq = wide.strides
+    return as_strided(wide, (*wide.shape[:2], ho, wo), (so, sn, wp * sq, sq))
+
+
+def col2im(dcols: np.ndarray, dxp: np.ndarray, k: int) -> np.ndarray:
+    """Adjoint of im2col: add (C·k·k, N·L) window gradients into the zeroed padded dxp."""
+    c, n, hp, wp = dxp.shape
+    length = wide_length(hp - k + 1, wp - k + 1, wp)
+    taps = dcols.reshape(c, k, k, n, length)
+    lines = dxp.reshape(c, n, hp * wp)
+    for i in range(k):
+        for j in range(k):
+            shift = i * wp + j
+            lines[:, :, shift : shift + length] += taps[:, i, j]
+    return dxp
+
+
+class Conv2D:
+    """Stride-1 2-D convolution (cross-correlation, as in PyTorch) with zero padding.
+
+    One instance per layer: `forward` caches the im2col matrix and the weight for
+    `backward`, since ∂L/∂W is the output gradient times that same matrix.
+    """
+
+    def __init__(self, padding: int = 0) -> None:
+        self.padding = padding
+        self.work = Workspace()
+        self._cache: tuple[np.ndarray, np.ndarray, tuple[int, ...]] | None = None
+
+    def forward(
+        self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray, *, cache: bool = True
+    ) -> np.ndarray:
+        """(C, N, H, W) → (O, N, Ho, Wo); cache=False for inference (backward then refuses)."""
+        o, c, k, _ = weight.shape
+        xp = self._pad(x)
+        _, n, hp, wp = xp.shape
+        ho, wo = hp - k + 1, wp - k + 1
+        length = wide_length(ho, wo, wp)
+        cols = self.work.take("cols", (c * k * k, n * length), x.dtype)
+        np.copyto(cols.reshape(c, k, k, n, length), windows(xp, k))  # im2col
+        wide = self.work.take("wide", (o, n * length), x.dtype)
+        np.matmul(weight.reshape(o, c * k * k), cols, out=wide)
+        out = np.empty((o, n, ho, wo), dtype=x.dtype)
+        np.add(narrow(wide.reshape(o, n, length), ho, wo, wp), bias[:, None, None, None], out=out)
+        self._cache = (cols, weight, xp.shape) if cache else None
+        return out
+
+    def backward(
+        self, dout: np.ndarray, *, need_dx: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """∂L/∂out (O, N, Ho, Wo) → (∂L/∂x or None, ∂L/∂W, ∂L/∂b); need_dx=False skips the
+        input gradient, which nobody needs for the image itself."""
+        if self._cache is None:
+            raise RuntimeError("Conv2D.backward needs a forward(..., cache=True) first")
+        cols, weight, xp_shape = self._cache
+        self._cache = None
+        o, c, k, _ = weight.shape
+        dwide = self._widen(dout, xp_shape[3])
+        dweight = (dwide @ cols.T).reshape(weight.shape)
+        dbias = np.add.reduce(dout.reshape(o, -1), axis=1)
+        if not need_dx:
+            return None, dweight, dbias
+        dcols = self.work.take("cols", cols.shape, cols.dtype)  # cols is no longer needed
+        np.matmul(weight.reshape(o, c * k * k).T, dwide, out=dcols)
+        dxp = col2im(dcols, np.zeros(xp_shape, dtype=dout.dtype), k)
+        p = self.padding
+        return (dxp[:, :, p:-p, p:-p] if p else dxp), dweight, dbias
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        """x zero-padded into a contiguous scratch array (a slice copy beats np.pad)."""
+        p = self.padding
+        if p == 0:
+            return np.ascontiguousarray(x)
+        c, n, h, w = x.shape
+        xp = self.work.take("padded", (c, n, h + 2 * p, w + 2 * p), x.dtype)
+        xp.fill(0)
+        xp[:, :, p : p + h, p : p + w] = x
+        return xp
+
+    def _widen(self, dout: np.ndarray, wp: int) -> np.ndarray:
+        """(O, N, Ho, Wo) → (O, N·L), zero at the wrap-around positions: narrow's adjoint."""
+        o, n, ho, wo = dout.shape
+        wide = self.work.take("wide", (o, n, wide_length(ho, wo, wp)), dout.dtype)
+        wide.fill(0)
+        narrow(wide, ho, wo, wp)[...] = dout
+        return wide.reshape(o, -1)
+
+
+class MaxPool2x2:
+    """2×2 max pooling with stride 2 on (C, N, H, W); an odd last row/column is dropped.
+
+    The four corners of every window are first copied apart into a contiguous
+    (4, C, N, H/2, W/2) array: NumPy's element-wise ops are several times faster on
+    contiguous operands than on stride-2 views, so this one copy pays for itself.
+
+    Ties: the gradient goes to ONE element, the first maximum in row-major order within
+    the window. PyTorch's CPU kernel does the same (it replaces the running maximum only on
+    a strictly greater value), so gradients match it even on ties. NaNs are not
+    special-cased (PyTorch propagates them).
+    """
+
+    def __init__(self) -> None:
+        self.work = Workspace()
+        self._cache: tuple[tuple[np.ndarray, ...], tuple[int, ...]] | None = None
+
+    def forward(self, x: np.ndarray, *, cache: bool = True) -> np.ndarray:
+        """(C, N, H, W) → (C, N, H//2, W//2); with cache, remembers each window's winner."""
+        a, b, c, d = self._corners(x)
+        top, bottom = np.maximum(a, b), np.maximum(c, d)
+        # A later element wins only when strictly greater, as in PyTorch's scan.
+        self._cache = ((b > a, d > c, bottom > top), x.shape) if cache else None
+        return np.maximum(top, bottom, out=top)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Send each pooled gradient to its window's winner; the other three get zero."""
+        if self._cache is None:
+            raise RuntimeError("MaxPool2x2.backward needs a forward(..., cache=True) first")
+        (right_top, right_bottom, lower), x_shape = self._cache
+        self._cache = None
+        upper = ~lower
+        ho, wo = dout.shape[2:]
+        even = x_shape[2] == 2 * ho and x_shape[3] == 2 * wo
+        dx = (np.empty if even else np.zeros)(x_shape, dtype=dout.dtype)
+        masks = (upper & ~right_top, upper & right_top, lower & ~right_bottom, lower & right_bottom)
+        for (i, j), mask in zip(((0, 0), (0, 1), (1, 0), (1, 1)), masks, strict=True):
+            np.multiply(dout, mask, out=dx[:, :, i : 2 * ho : 2, j : 2 * wo : 2])
+        return dx
+
+    def _corners(self, x: np.ndarray) -> np.ndarray:
+        """(C, N, H, W) → (4, C, N, H//2, W//2) scratch: [2i + j] holds x[..., i::2, j::2]."""
+        c, n, h, w = x.shape
+        ho, wo = h // 2, w // 2
+        quads = self.work.take("corners", (2, 2, c, n, ho, wo), x.dtype)
+        even = x[:, :, : 2 * ho, : 2 * wo].reshape(c, n, ho, 2, wo, 2)
+        np.copyto(quads, even.transpose(3, 5, 0, 1, 2, 4))
+        return quads.reshape(4, c, n, ho, wo)

@@ -1,0 +1,139 @@
+"""Training any NumPy model with the lab's protocol: shuffled mini-batches, L2, an optimiser.
+
+The model supplies the cross-entropy and its gradients; this module adds the L2 term of the
+cost, C = CE + λ/(2n)·Σ‖W‖² (weights only, n = training-set size), whose gradient is
+(λ/n)·W, and hands the sum to the optimiser. The gradient checker tests exactly this cost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mnistlab.config import TrainConfig
+from mnistlab.errors import DivergedError
+from mnistlab.learner import (
+    EVAL_BATCH,
+    PROGRESS_EVERY,
+    Progress,
+    Score,
+    accuracy_and_loss,
+    minibatches,
+)
+from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec, is_weight
+from mnistlab.numpy_version.model import NumpyModel
+from mnistlab.numpy_version.optimizers import make_optimizer
+
+
+class NumpyLearner:
+    """The Learner protocol for any NumpyModel."""
+
+    def __init__(self, model: NumpyModel, config: TrainConfig, n_train: int) -> None:
+        self.model = model
+        self.spec = model.spec
+        self.config = config
+        self.n_train = n_train
+        self.decay = config.l2 / max(n_train, 1)  # λ/n, the L2 gradient is decay·W
+        self.optimizer = make_optimizer(config, model.params)
+        self.weights = [name for name in model.params if is_weight(name)]
+        self.scratch = {name: np.empty_like(model.params[name]) for name in self.weights}
+        self.epochs_done = 0
+
+    def train_epoch(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
+    ) -> float:
+        """One shuffled pass; returns the mean batch cross-entropy plus the L2 term at the end."""
+        epoch = self.epochs_done + 1
+        total_loss = 0.0
+        steps = 0
+        unreported = 0
+        for idx in minibatches(len(y), self.config.batch_size, rng):
+            loss, grads = self.model.loss_and_grads(x[idx], y[idx])
+            steps += 1
+            if not math.isfinite(loss):
+                raise diverged(loss, f"epoch {epoch}, step {steps}")
+            self.add_l2_grads(grads)
+            self.optimizer.step(grads)
+            total_loss += loss
+            unreported += len(idx)
+            if progress is not None and unreported >= PROGRESS_EVERY:
+                progress(unreported)
+                unreported = 0
+        if progress is not None and unreported:
+            progress(unreported)
+        self.epochs_done = epoch
+        cost = total_loss / max(steps, 1) + self.l2_penalty()
+        if not math.isfinite(cost):  # the last step can overflow the weights themselves
+            raise diverged(cost, f"the end of epoch {epoch}")
+        return cost
+
+    def add_l2_grads(self, grads: dict[str, np.ndarray]) -> None:
+        """grad W += (λ/n)·W for every weight, in place; biases are not regularised."""
+        if self.decay == 0.0:
+            return
+        for name in self.weights:
+            grads[name] += np.multiply(self.model.params[name], self.decay,
+                                       out=self.scratch[name])
+
+    def l2_penalty(self) -> float:
+        """λ/(2n)·Σ‖W‖², accumulated in float64."""
+        if self.decay == 0.0:
+            return 0.0  # not 0·∞ = nan when the weights have blown up
+        total = 0.0
+        for name in self.weights:
+            w = self.model.params[name].ravel()
+            total += float(np.dot(w, w))
+        return 0.5 * self.decay * total
+
+    def cost_and_grads(
+        self, x: np.ndarray, y: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """The full regularised cost on (x, y) and its gradients: what training descends."""
+        loss, grads = self.model.loss_and_grads(x, y)
+        self.add_l2_grads(grads)
+        return loss + self.l2_penalty(), grads
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> Score:
+        return accuracy_and_loss(self.logits, x, y)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Forward in chunks, so a 10,000-image set never needs 10,000-row activations."""
+        chunks = [self.model.forward(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
+        if not chunks:
+            return np.empty((0, 10), dtype=next(iter(self.model.params.values())).dtype)
+        return np.concatenate(chunks)
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {name: p.copy() for name, p in self.model.params.items()}
+
+
+def diverged(value: float, where: str) -> DivergedError:
+    return DivergedError(
+        f"the loss became {value} at {where}; try a lower learning rate (--lr)"
+    )
+
+
+def make_model(
+    spec: ModelSpec, config: TrainConfig, params: dict[str, np.ndarray] | None = None
+) -> NumpyModel:
+    """The NumPy network for `spec`, seeded from the config when no params are given."""
+    if isinstance(spec, MLPSpec):
+        from mnistlab.numpy_version.network import Network
+
+        return Network(spec, params, seed=config.seed, dtype=config.dtype)
+    if isinstance(spec, LeNet5Spec):
+        from mnistlab.numpy_version.lenet5 import LeNet5
+
+        return LeNet5(spec, params, seed=config.seed, dtype=config.dtype)
+    raise TypeError(f"no NumPy model for {spec!r}")
+
+
+def make_learner(
+    spec: ModelSpec,
+    config: TrainConfig,
+    n_train: int,
+    params: dict[str, np.ndarray] | None = None,
+) -> NumpyLearner:
+    """A ready-to-train NumPy learner: `params` if given, else seeded initial weights."""
+    return NumpyLearner(make_model(spec, config, params), config, n_train)

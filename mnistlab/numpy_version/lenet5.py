@@ -1,0 +1,128 @@
+"""LeNet-5 in NumPy, forward and backward by hand, on the operators in `layers.py`.
+
+x (N, 1, 28, 28) → C1 6@5×5 pad 2 → act → pool → C3 16@5×5 → act → pool → C5 120@5×5 → act
+→ F6 84 → act → 10 logits: the same network as `pytorch_version.network.LeNet5`.
+
+Inside, feature maps are (C, N, H, W) and the fully connected layers work on columns
+(features, N), so every layer is one matrix product for the whole batch and no layer
+transposes its input (see `layers.py`). The parameters keep PyTorch's names and layout, so
+one model file loads on either backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnistlab.errors import UserError
+from mnistlab.models.init import init_params
+from mnistlab.models.spec import IMAGE_SIDE, N_INPUTS, LeNet5Spec
+from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, to_nchw
+from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
+from mnistlab.numpy_version.network import own_params
+
+Array = np.ndarray
+
+
+class LeNet5:
+    """NumPy LeNet-5 with the NumpyModel interface: `params`, `forward`, `loss_and_grads`."""
+
+    #: `forward` takes big sets this many images at a time, so the im2col matrices
+    #: (C1's is 100 KB an image) stay near the caches; 256 measured fastest.
+    CHUNK = 256
+
+    def __init__(
+        self,
+        spec: LeNet5Spec,
+        params: dict[str, Array] | None = None,
+        *,
+        seed: int = 0,
+        dtype: str | np.dtype = "float32",
+    ) -> None:
+        self.spec = spec
+        self.dtype = np.dtype(dtype)
+        if params is None:
+            params = init_params(spec, np.random.default_rng(seed), self.dtype)
+        self.params = own_params(spec, params, self.dtype)
+        self.activation = ACTIVATIONS[spec.activation]
+        self.conv1, self.conv2, self.conv3 = Conv2D(padding=2), Conv2D(), Conv2D()
+        self.pool1, self.pool2 = MaxPool2x2(), MaxPool2x2()
+
+    def forward(self, x: Array) -> Array:
+        """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
+        a0 = self._as_input(x)
+        starts = range(0, max(a0.shape[1], 1), self.CHUNK)
+        chunks = [self._predict(a0[:, i : i + self.CHUNK]) for i in starts]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    def _predict(self, a0: Array) -> Array:
+        """Logits (N, 10) for a (1, N, 28, 28) chunk, caching nothing."""
+        return self._logits(*self._maps(a0, cache=False))[1].T
+
+    def loss_and_grads(self, x: Array, y: Array) -> tuple[float, dict[str, Array]]:
+        """Mean softmax cross-entropy of the batch and ∂loss/∂p for every parameter p."""
+        a1, a2, a3 = self._maps(self._as_input(x), cache=True)
+        a4, logits = self._logits(a1, a2, a3)
+        loss, dlogits = softmax_cross_entropy(logits.T, np.asarray(y))
+        return loss, self._backward(dlogits.T, a1, a2, a3, a4)
+
+    def feature_maps(self, x: Array) -> dict[str, Array]:
+        """What the convolutions see: activations of C1 (N, 6, 28, 28), C3 (N, 16, 10, 10)
+        and C5 (N, 120, 1, 1), in PyTorch's layout, for plotting."""
+        a1, a2, a3 = self._maps(self._as_input(x), cache=False)
+        return {"conv1": to_nchw(a1), "conv2": to_nchw(a2), "conv3": to_nchw(a3)}
+
+    def _maps(self, a0: Array, *, cache: bool) -> tuple[Array, Array, Array]:
+        """C1, C3 and C5 activations, (C, N, H, W); cache=True keeps what backprop needs."""
+        p, f = self.params, self.activation.apply
+        z1 = self.conv1.forward(a0, p["conv1.weight"], p["conv1.bias"], cache=cache)
+        a1 = f(z1, out=z1)
+        z2 = self.conv2.forward(
+            self.pool1.forward(a1, cache=cache), p["conv2.weight"], p["conv2.bias"], cache=cache
+        )
+        a2 = f(z2, out=z2)
+        z3 = self.conv3.forward(
+            self.pool2.forward(a2, cache=cache), p["conv3.weight"], p["conv3.bias"], cache=cache
+        )
+        return a1, a2, f(z3, out=z3)
+
+    def _logits(self, a1: Array, a2: Array, a3: Array) -> tuple[Array, Array]:
+        """F6 activation (84, N) and logits (10, N) from C5's 1×1 maps (120, N, 1, 1)."""
+        p, f = self.params, self.activation.apply
+        z4 = _dense(p["fc1.weight"], a3.reshape(len(a3), -1), p["fc1.bias"])
+        a4 = f(z4, out=z4)
+        return a4, _dense(p["fc2.weight"], a4, p["fc2.bias"])
+
+    def _backward(self, d5: Array, a1: Array, a2: Array, a3: Array, a4: Array) -> dict[str, Array]:
+        """Backprop ∂loss/∂logits (10, N) down to C1's weights; never to the image."""
+        p, backprop = self.params, self.activation.backprop
+        f3 = a3.reshape(len(a3), -1)
+        g = {"fc2.weight": d5 @ a4.T, "fc2.bias": np.add.reduce(d5, axis=1)}
+        d4 = backprop(p["fc2.weight"].T @ d5, a4)
+        g["fc1.weight"], g["fc1.bias"] = d4 @ f3.T, np.add.reduce(d4, axis=1)
+        d3 = backprop((p["fc1.weight"].T @ d4).reshape(a3.shape), a3)
+        ds2, g["conv3.weight"], g["conv3.bias"] = self.conv3.backward(d3)
+        d2 = backprop(self.pool2.backward(ds2), a2)
+        ds1, g["conv2.weight"], g["conv2.bias"] = self.conv2.backward(d2)
+        d1 = backprop(self.pool1.backward(ds1), a1)
+        _, g["conv1.weight"], g["conv1.bias"] = self.conv1.backward(d1, need_dx=False)
+        return {name: g[name] for name in self.params}
+
+    def _as_input(self, x: Array) -> Array:
+        """Any accepted image shape → (1, N, 28, 28) in the model's dtype.
+
+        With one channel, (N, 1, H, W) and (1, N, H, W) have the same memory layout, so
+        this is a reshape, not a copy (unless the dtype has to change).
+        """
+        x = np.asarray(x)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        if x.ndim == 0 or x.size != len(x) * N_INPUTS:
+            raise UserError(f"LeNet-5 needs 28×28 images, got an array of shape {x.shape}")
+        return x.reshape(1, len(x), IMAGE_SIDE, IMAGE_SIDE)
+
+
+def _dense(weight: Array, x: Array, bias: Array) -> Array:
+    """weight (out, in) @ x (in, N) + bias: a fully connected layer on columns."""
+    out = weight @ x
+    out += bias[:, None]
+    return out
