@@ -15,7 +15,7 @@ import sys
 from mnistlab import __version__
 from mnistlab.errors import UserError
 
-COMMANDS = ("train", "evaluate", "summary", "gradcheck")
+COMMANDS = ("train", "evaluate", "summary", "gradcheck", "sweep", "compare", "report")
 EXIT_USAGE = 2
 
 

@@ -1,0 +1,103 @@
+"""`mnistlab compare`: one configuration on NumPy and on PyTorch, and an MLP against LeNet-5.
+
+Each run is recorded in its own directory under --out (numpy-mlp/, torch-mlp/,
+torch-lenet5/, …) and reused when it is already there and finished with the same
+settings, so running the command again only re-tabulates. Each run trains in its own
+process on one CPU thread. Writes compare.json, compare.md and val_acc_curves.png beside
+the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mnistlab.backends import BACKENDS
+from mnistlab.commands import common
+from mnistlab.data.splits import N_TRAIN
+from mnistlab.errors import UserError
+
+DEFAULT_LENET_EPOCHS = 15
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare", help="NumPy vs PyTorch, and MLP vs LeNet-5, side by side", description=__doc__
+    )
+    common.add_model_flags(p)
+    common.add_train_flags(p)
+    common.add_data_flags(p)
+    p.add_argument(
+        "--lenet-epochs",
+        type=int,
+        default=DEFAULT_LENET_EPOCHS,
+        help=f"epochs of the LeNet-5 run (default: {DEFAULT_LENET_EPOCHS})",
+    )
+    p.add_argument(
+        "--lenet-backend",
+        default="torch",
+        choices=BACKENDS,
+        help="backend of the LeNet-5 run, compared with the MLP on the same backend "
+        "(default: torch)",
+    )
+    p.add_argument(
+        "--out",
+        default="runs/compare",
+        metavar="DIR",
+        help="one run directory per run inside DIR, plus compare.json / compare.md "
+        "(default: runs/compare)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs to train side by side, each on one CPU thread (default: 1, one after "
+        "another, so their timings do not disturb each other)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train again a run whose directory holds different settings",
+    )
+    p.set_defaults(run=run)
+
+
+def check_args(args: argparse.Namespace) -> Path:
+    """Every flag checked before any run starts; returns the output directory."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory")
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    if args.lenet_epochs < 1:
+        raise UserError(f"--lenet-epochs must be at least 1, got {args.lenet_epochs}")
+    if args.limit_train is not None and not 1 <= args.limit_train <= N_TRAIN:
+        raise UserError(f"--limit-train must be between 1 and {N_TRAIN}, got {args.limit_train}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = common.spec_from_args(args)
+    config = common.config_from_args(args)
+    out = check_args(args)
+    from mnistlab.experiments import compare
+
+    data = compare.DataCache(args.dataset, args.data_dir)
+    comparison = compare.run_compare(
+        spec,
+        config,
+        out,
+        data,
+        limit_train=args.limit_train,
+        lenet_epochs=args.lenet_epochs,
+        lenet_backend=args.lenet_backend,
+        force=args.force,
+        workers=args.workers,
+    )
+    if not comparison.model_runs:
+        print("(--model lenet5: the MLP vs LeNet-5 table needs an MLP and is left out)")
+    print()
+    print(compare.comparison_markdown(comparison, out))
+    print(f"wrote {out}/{{{compare.COMPARE_JSON}, {compare.COMPARE_MD}, {compare.CURVES_FIGURE}}}")
+    return 0

@@ -1,0 +1,880 @@
+"""The lab report: every experiment the lab asks for, run (or reused) and written up.
+
+`build_report` runs whatever DIR lacks — the k × m sweep resumes through its own
+results.jsonl, every other run is a run directory that `compare.ensure_runs` reuses once
+finished — then writes DIR/report.md with its figures in DIR/figures/, and DIR/report.html,
+the same content as one self-contained file. Every number in the text is read from a run
+recorded in DIR, and each table names the run directory it comes from.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnistlab.config import TrainConfig
+from mnistlab.data.splits import N_TRAIN, Splits
+from mnistlab.errors import UserError
+from mnistlab.experiments.compare import (
+    Comparison,
+    DataCache,
+    RunPlan,
+    RunResult,
+    backend_table,
+    config_line,
+    ensure_run,
+    ensure_runs,
+    lenet_plan,
+    markdown_table,
+    model_table,
+    plot_val_curves,
+    write_comparison,
+)
+from mnistlab.experiments.sweep import SweepSettings
+from mnistlab.fileio import write_bytes, write_text
+from mnistlab.training import CURVES, MODEL
+
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+FIGURES = "figures"
+SWEEP_DIR = "sweep"
+BEST_DIR = "best-mlp"
+COMPARE_DIR = "compare"
+
+SECTIONS = (
+    "Data and split",
+    "Network design and cost",
+    "The protocol",
+    "The k/m study",
+    "NumPy vs PyTorch",
+    "MLP vs LeNet-5",
+    "Learning curves",
+    "Confusion matrix of the best MLP",
+    "Test digits and predictions",
+    "LeNet-5: kernels and feature maps",
+    "First-layer weights of the best MLP",
+    "Provenance",
+)
+STAGES = (
+    "data",
+    "k/m sweep",
+    "best MLP, trained again with its seed",
+    "NumPy vs PyTorch",
+    "LeNet-5",
+    "figures",
+    "report",
+)
+BEST_PAIR = "The best pair"  # how the sentence that names the chosen (k, m) starts
+
+Log = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- what to run
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """The experiments of one report; `quick` ones only show that the pipeline works."""
+
+    quick: bool
+    ks: tuple[int, ...]
+    ms: tuple[int, ...]
+    epochs: int
+    limit_train: int | None
+    lenet_epochs: tuple[tuple[str, int], ...]  # (backend, epochs), in table order
+    lenet_limit_train: int | None
+
+
+def full_plan() -> ReportPlan:
+    """The lab's sweep (its defaults) and a LeNet-5 long enough for ≥ 99% on PyTorch."""
+    from mnistlab.commands.sweep import DEFAULT_EPOCHS, DEFAULT_K, DEFAULT_M
+    from mnistlab.experiments.grid import parse_grid
+
+    grid = parse_grid(DEFAULT_K, DEFAULT_M)
+    return ReportPlan(
+        quick=False,
+        ks=grid.ks,
+        ms=grid.ms,
+        epochs=DEFAULT_EPOCHS,
+        limit_train=None,
+        lenet_epochs=(("torch", 15), ("numpy", 8)),
+        lenet_limit_train=None,
+    )
+
+
+def quick_plan() -> ReportPlan:
+    """A few minutes on two cores: 4 cells, 5,000 images, 2 epochs; LeNet-5 1 epoch."""
+    return ReportPlan(
+        quick=True,
+        ks=(1, 2),
+        ms=(16, 64),
+        epochs=2,
+        limit_train=5_000,
+        lenet_epochs=(("torch", 1), ("numpy", 1)),
+        lenet_limit_train=5_000,
+    )
+
+
+def override(
+    plan: ReportPlan,
+    *,
+    ks: tuple[int, ...] | None = None,
+    ms: tuple[int, ...] | None = None,
+    epochs: int | None = None,
+    limit_train: int | None = None,
+    lenet_epochs: int | None = None,
+) -> ReportPlan:
+    """A plan with some knobs turned (for tests and experiments; the report says so)."""
+    if epochs is not None and epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {epochs}")
+    if lenet_epochs is not None and lenet_epochs < 1:
+        raise UserError(f"--lenet-epochs must be at least 1, got {lenet_epochs}")
+    if limit_train is not None and not 1 <= limit_train <= N_TRAIN:
+        raise UserError(f"--limit-train must be between 1 and {N_TRAIN}, got {limit_train}")
+    changes: dict[str, Any] = {"ks": ks, "ms": ms, "epochs": epochs}
+    if limit_train is not None:
+        changes |= {"limit_train": limit_train, "lenet_limit_train": limit_train}
+    if lenet_epochs is not None:
+        changes["lenet_epochs"] = tuple((b, lenet_epochs) for b, _ in plan.lenet_epochs)
+    return replace(plan, **{k: v for k, v in changes.items() if v is not None})
+
+
+# ---------------------------------------------------------------- running what is missing
+
+
+@dataclass
+class Inputs:
+    """Everything the report is written from, each piece read back from DIR."""
+
+    plan: ReportPlan
+    out: Path
+    splits: Splits
+    sweep_record: dict[str, Any]
+    rows: list[dict[str, Any]]
+    best: dict[str, Any]
+    best_mlp: RunResult
+    torch_mlp: RunResult
+    lenets: list[RunResult]
+    figures: dict[str, str] = field(default_factory=dict)  # key → path relative to out
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def comparison(self) -> Comparison:
+        mlps = [self.best_mlp, self.torch_mlp]
+        return Comparison(backend_runs=mlps, model_runs=[*mlps, *self.lenets])
+
+
+class Stages:
+    """Prints "[3/7] NumPy vs PyTorch …" as each stage starts."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.done = 0
+
+    def start(self, title: str) -> None:
+        self.done += 1
+        self.log(f"[{self.done}/{len(STAGES)}] {title} …")
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory")
+
+
+def sweep_settings(plan: ReportPlan, dataset: str, data_dir: str | None) -> SweepSettings:
+    from mnistlab.commands.sweep import DEFAULT_BATCH
+
+    return SweepSettings(
+        backend="numpy",
+        epochs=plan.epochs,
+        batch_size=DEFAULT_BATCH,
+        limit_train=plan.limit_train,
+        dataset=dataset,
+        data_dir=data_dir,
+    )
+
+
+def run_sweep_stage(
+    plan: ReportPlan, out: Path, settings: SweepSettings, workers: int, log: Log
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """Run (or resume) the sweep; returns its record, its rows and best.json as written."""
+    from mnistlab.experiments import sweep
+    from mnistlab.experiments.grid import Grid
+    from mnistlab.plots.sweep import plot_sweep
+
+    grid = Grid(plan.ks, plan.ms)
+    sweep_dir = out / SWEEP_DIR
+    outcome = sweep.run_sweep(grid, settings, sweep_dir, workers=workers, echo=log)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    best = sweep.choose_best(outcome.rows)
+    best_path = sweep.write_best(sweep_dir, best, grid, settings)
+    plot_sweep(outcome.rows, sweep_dir)
+    record = json.loads((sweep_dir / sweep.SWEEP).read_text(encoding="utf-8"))
+    best_json = json.loads(best_path.read_text(encoding="utf-8"))
+    return record, sweep.sorted_rows(outcome.rows), best_json
+
+
+def best_cell_plan(
+    best: dict[str, Any], settings: SweepSettings, name: str, backend: str
+) -> RunPlan:
+    """The sweep's best cell as a run: same architecture, configuration and seed."""
+    from mnistlab.experiments.grid import Cell
+
+    cell = Cell(best["k"], best["m"])
+    return RunPlan(
+        name,
+        backend,
+        settings.spec(cell),
+        settings.train_config(cell),
+        settings.limit_train,
+        settings.dataset,
+    )
+
+
+def lenet_plans(plan: ReportPlan, settings: SweepSettings) -> list[RunPlan]:
+    """LeNet-5 on each backend with the sweep's hyper-parameters and base seed."""
+    config = TrainConfig(
+        lr=settings.lr,
+        l2=settings.l2,
+        optimizer=settings.optimizer,
+        momentum=settings.momentum,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        dtype=settings.dtype,
+    )
+    return [
+        lenet_plan(
+            backend, config, epochs, plan.lenet_limit_train, settings.activation, settings.dataset
+        )
+        for backend, epochs in plan.lenet_epochs
+    ]
+
+
+def build_report(
+    out: Path,
+    plan: ReportPlan,
+    *,
+    dataset: str = "mnist",
+    data_dir: str | None = None,
+    workers: int = 1,
+    log: Log = print,
+) -> Inputs:
+    """Run what DIR lacks, then write report.md, figures/ and report.html."""
+    check_out(out)
+    stages = Stages(log)
+    stages.start(STAGES[0])
+    data = DataCache(dataset, data_dir)
+    splits = data.get()
+    settings = sweep_settings(plan, dataset, data_dir)
+    stages.start(STAGES[1])
+    record, rows, best = run_sweep_stage(plan, out, settings, workers, log)
+    stages.start(STAGES[2])
+    best_mlp = ensure_run(best_cell_plan(best, settings, BEST_DIR, "numpy"), out / BEST_DIR, data)
+    stages.start(STAGES[3])
+    torch_plan = best_cell_plan(best, settings, "torch-mlp", "torch")
+    torch_mlp = ensure_run(torch_plan, out / COMPARE_DIR / torch_plan.name, data)
+    stages.start(STAGES[4])
+    jobs = [(p, out / COMPARE_DIR / p.name) for p in lenet_plans(plan, settings)]
+    lenets = ensure_runs(jobs, data)  # one at a time: their seconds are compared
+    inputs = Inputs(plan, out, splits, record, rows, best, best_mlp, torch_mlp, lenets)
+    stages.start(STAGES[5])
+    write_comparison(out / COMPARE_DIR, inputs.comparison)
+    draw_figures(inputs)
+    stages.start(STAGES[6])
+    write_report(inputs)
+    return inputs
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _copy(src: Path, out: Path, name: str) -> str:
+    write_bytes(out / FIGURES / name, src.read_bytes())
+    return f"{FIGURES}/{name}"
+
+
+def predictions(result: RunResult, x: np.ndarray) -> np.ndarray:
+    """The saved (best-validation) network's predicted digits, on its own backend."""
+    from mnistlab.backends import make_learner
+    from mnistlab.models.modelfile import load_model
+
+    model = load_model(result.run_dir / MODEL)
+    n_train = int(result.history.config.get("n_train") or N_TRAIN)
+    learner = make_learner(
+        result.plan.backend, model.spec, result.plan.config, n_train, model.params
+    )
+    return learner.logits(x).argmax(axis=1)
+
+
+def lenet_maps(result: RunResult, image: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """C1 kernels and both conv layers' maps for one image (drawn with the torch network)."""
+    from mnistlab.models.modelfile import load_model
+    from mnistlab.pytorch_version.network import build_network, feature_maps
+
+    model = load_model(result.run_dir / MODEL)
+    network = build_network(model.spec, model.params)
+    maps = feature_maps(network, image[None])
+    named = {"C1": maps["conv1"][0], "C3": maps["conv2"][0]}  # LeCun's names for the layers
+    return model.params["conv1.weight"], named
+
+
+def draw_figures(inputs: Inputs) -> None:
+    """Every figure of the report into DIR/figures, from the runs recorded in DIR."""
+    from mnistlab.evaluation import confusion_matrix
+    from mnistlab.plots import digits
+    from mnistlab.plots.sweep import HEATMAP, SECONDS_VS_M, VAL_ACC_VS_M
+
+    out, test, fig = inputs.out, inputs.splits.test, inputs.figures
+    train = inputs.splits.train
+    fig["sample"] = _rel(
+        digits.plot_prediction_grid(train.x, train.y, None, out / FIGURES / "data_sample.png", 30),
+        out,
+    )
+    for name in (VAL_ACC_VS_M, HEATMAP, SECONDS_VS_M):
+        fig[name] = _copy(out / SWEEP_DIR / name, out, f"sweep_{name}")
+    fig["curves_mlp"] = _copy(inputs.best_mlp.run_dir / CURVES, out, "curves_best_mlp.png")
+    fig["curves_lenet"] = _copy(inputs.lenets[0].run_dir / CURVES, out, "curves_lenet5.png")
+    fig["val_curves"] = _rel(
+        plot_val_curves(inputs.comparison.results, out / FIGURES / "val_acc_curves.png"), out
+    )
+    pred = predictions(inputs.best_mlp, test.x)
+    cm = confusion_matrix(test.y, pred)
+    inputs.notes |= {"cm": cm, "pred_acc": float(np.mean(pred == test.y))}
+    fig["confusion"] = _rel(
+        digits.plot_confusion_matrix(cm, out / FIGURES / "confusion_best_mlp.png"), out
+    )
+    picked = digits.pick_for_grid(test.y, pred, n=40)
+    inputs.notes["picked"] = picked
+    fig["predictions"] = _rel(
+        digits.plot_prediction_grid(
+            test.x[picked], test.y[picked], pred[picked], out / FIGURES / "predictions.png", 40
+        ),
+        out,
+    )
+    kernels, maps = lenet_maps(inputs.lenets[0], test.x[0])
+    fig["kernels"] = _rel(digits.plot_kernels(kernels, out / FIGURES / "lenet5_kernels.png"), out)
+    fig["maps"] = _rel(
+        digits.plot_feature_maps(test.x[0], maps, out / FIGURES / "lenet5_feature_maps.png"), out
+    )
+    weights = load_first_layer(inputs.best_mlp)
+    fig["weights"] = _rel(
+        digits.plot_weight_images(weights, out / FIGURES / "best_mlp_weights.png"), out
+    )
+
+
+def load_first_layer(result: RunResult) -> np.ndarray:
+    from mnistlab.models.modelfile import load_model
+
+    return load_model(result.run_dir / MODEL).params["layers.0.weight"]
+
+
+def _rel(path: Path, out: Path) -> str:
+    return path.relative_to(out).as_posix()
+
+
+# ---------------------------------------------------------------- the text
+
+
+def write_report(inputs: Inputs) -> tuple[Path, Path]:
+    text = report_markdown(inputs)
+    md_path = inputs.out / REPORT_MD
+    write_text(md_path, text)
+    html_path = inputs.out / REPORT_HTML
+    write_text(html_path, html_document(text, "mnistlab report", embed_images(inputs.out)))
+    return md_path, html_path
+
+
+def report_markdown(inputs: Inputs) -> str:
+    parts = [f"# mnistlab report: {inputs.splits.dataset}"]
+    if inputs.plan.quick:
+        parts.append(quick_banner(inputs))
+    writers = (
+        section_data,
+        section_network,
+        section_protocol,
+        section_sweep,
+        section_backends,
+        section_models,
+        section_curves,
+        section_confusion,
+        section_predictions,
+        section_lenet,
+        section_weights,
+        section_provenance,
+    )
+    for number, (title, writer) in enumerate(zip(SECTIONS, writers, strict=True), 1):
+        parts.append(f"## {number}. {title}")
+        parts.append(writer(inputs))
+    return "\n\n".join(parts) + "\n"
+
+
+def quick_banner(inputs: Inputs) -> str:
+    n = inputs.best_mlp.history.config.get("n_train")
+    return (
+        f"> **Quick run** (`--quick`): a small grid, {n:,} training images and "
+        f"{plural(inputs.plan.epochs, 'epoch')}. It shows that the whole pipeline works; "
+        "its numbers are **not** the lab's results. Run `mnistlab report` without "
+        "`--quick` for those."
+    )
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def optimizer_text(name: str, momentum: float) -> str:
+    if name == "momentum":
+        return f"SGD with momentum {momentum:g}"
+    return {"sgd": "plain SGD", "adam": "Adam (PyTorch's defaults)"}.get(name, name)
+
+
+def image(path: str, alt: str) -> str:
+    return f"![{alt}]({path})"
+
+
+def section_data(inp: Inputs) -> str:
+    s = inp.splits
+    n = inp.best_mlp.history.config.get("n_train")
+    return "\n\n".join(
+        [
+            f"Read from `{s.source}`, each file checked against its MD5. The training file "
+            f"is split into the first {N_TRAIN:,} images for training and the next "
+            f"{len(s.val):,} for validation; the {len(s.test):,} t10k images are the test "
+            "set. Pixels are scaled to [0, 1].",
+            f"The runs of this report train on the first {n:,} training images (recorded as "
+            "`n_train` in each run's history.json); validation and test are always whole.",
+            image(inp.figures["sample"], "the first 30 training images with their labels"),
+        ]
+    )
+
+
+def section_network(inp: Inputs) -> str:
+    st = inp.sweep_record["settings"]
+    n = inp.best_mlp.history.config.get("n_train")
+    init = "He-normal" if st["activation"] == "relu" else "Glorot-uniform"
+    return "\n\n".join(
+        [
+            f"k hidden layers of m neurons ({st['activation']}) and a softmax output over the "
+            "10 digits. The cost is the cross-entropy plus an L2 term on the weights (never "
+            "the biases):",
+            "```\nC = (1/B) Σ_x CE(softmax(z_x), y_x)  +  λ/(2n) · Σ_W ‖W‖²\n```",
+            f"with B = {st['batch_size']} (the mini-batch size), n = {n:,} (the training-set "
+            f"size) and λ = {st['l2']:g}; its gradient adds (λ/n)·W to each weight's gradient.",
+            "\n".join(
+                [
+                    f"- Initialisation: {init} weights drawn in NumPy from the run's seed, "
+                    "biases zero; both backends start from the same numbers.",
+                    f"- Optimiser: {optimizer_text(st['optimizer'], st['momentum'])}, "
+                    f"learning rate {st['lr']:g}, {plural(st['epochs'], 'epoch')} per sweep "
+                    f"cell, {st['dtype']}.",
+                    "- LeNet-5 (section 6) uses the same cost, initialisation and optimiser.",
+                ]
+            ),
+            f"Source: `{SWEEP_DIR}/sweep.json`.",
+        ]
+    )
+
+
+def section_protocol(inp: Inputs) -> str:
+    return (
+        "After every epoch the network is scored on validation (p_i). Only when p_i beats "
+        "the best validation accuracy so far (p) is it scored on the test set; then p = p_i "
+        "and the model is saved. **The result of a run is the test accuracy at its best "
+        "validation epoch**: the test set never chooses anything — not an epoch, not (k, m), "
+        "not a network."
+    )
+
+
+def sweep_table(rows: list[dict[str, Any]], best: dict[str, Any]) -> str:
+    header = ["k", "m", "parameters", "val. accuracy", "test accuracy", "best epoch", "s", "seed"]
+    body = []
+    for r in rows:
+        chosen = (r["k"], r["m"]) == (best["k"], best["m"])
+        mark = " ← best" if chosen else ""
+        body.append(
+            [
+                str(r["k"]),
+                str(r["m"]),
+                f"{r.get('params', 0):,}",
+                f"{r['val_acc']:.2%}{mark}",
+                f"{r['test_acc']:.2%}",
+                str(r["best_epoch"]),
+                f"{r['seconds']:,.1f}",
+                str(r["seed"]),
+            ]
+        )
+    return markdown_table(header, body)
+
+
+def best_pair_sentence(best: dict[str, Any]) -> str:
+    return (
+        f"{BEST_PAIR}, chosen by validation accuracy, is **k = {best['k']}, m = {best['m']}** "
+        f"({best['params']:,} parameters): validation accuracy {best['val_acc']:.2%} at epoch "
+        f"{best['best_epoch']}, and test accuracy at that epoch {best['test_acc']:.2%}."
+    )
+
+
+def retrain_note(inp: Inputs) -> str:
+    h = inp.best_mlp.history
+    b = h.best or {}
+    same = b.get("val_acc") == inp.best["val_acc"] and b.get("test_acc") == inp.best["test_acc"]
+    verdict = "the same numbers as the sweep cell" if same else "not the sweep cell's numbers"
+    return (
+        f"Trained once more with the same seed in `{BEST_DIR}/` to keep its model and curves: "
+        f"validation {b.get('val_acc', 0):.2%} at epoch {b.get('epoch')}, test "
+        f"{b.get('test_acc', 0):.2%} — {verdict}."
+    )
+
+
+def section_sweep(inp: Inputs) -> str:
+    st = inp.sweep_record["settings"]
+    grid = inp.sweep_record["grid"]
+    f = inp.figures
+    return "\n\n".join(
+        [
+            f"Every pair of k ∈ {{{', '.join(map(str, grid['k']))}}} and m ∈ "
+            f"{{{', '.join(map(str, grid['m']))}}} trained for "
+            f"{plural(st['epochs'], 'epoch')} on the {st['backend']} backend, each cell with "
+            "its own seed. Test accuracies are at each cell's best validation epoch; seconds "
+            "cover all epochs.",
+            image(f["val_acc_vs_m.png"], "validation accuracy against m, one line per k"),
+            image(f["heatmap.png"], "validation accuracy for every (k, m)"),
+            image(f["seconds_vs_m.png"], "training seconds against m, one line per k"),
+            sweep_table(inp.rows, inp.best),
+            f"Source: `{SWEEP_DIR}/results.jsonl`, `{SWEEP_DIR}/best.json`.",
+            best_pair_sentence(inp.best),
+            retrain_note(inp),
+        ]
+    )
+
+
+def section_backends(inp: Inputs) -> str:
+    c = inp.comparison
+    plan = inp.best_mlp.plan
+    n = inp.best_mlp.history.config.get("n_train")
+    return "\n\n".join(
+        [
+            f"The best cell's network, {plan.spec.describe()}, with the same configuration, "
+            f"seed, initial weights and batch order on both backends: "
+            f"{config_line(plan.config, n)}.",
+            backend_table(c.backends, inp.out),
+            "Seconds are per epoch of training plus scoring validation (and test, when "
+            "validation improved); each run trained alone, in its own process, on one CPU "
+            "thread, as the sweep's cells do. Sources: the run directories in the last column.",
+        ]
+    )
+
+
+def section_models(inp: Inputs) -> str:
+    c = inp.comparison
+    lenet = inp.lenets[0].plan
+    n = inp.lenets[0].history.config.get("n_train")
+    return "\n\n".join(
+        [
+            "Parameters and FLOPs per image (2 per multiply-add) come from the architecture; "
+            "accuracy is the test accuracy at the best validation epoch.",
+            model_table(c.models, inp.out),
+            f"LeNet-5 runs: {config_line(lenet.config, n)} (epochs per row in the table). "
+            "Every run trained alone, in its own process, on one CPU thread. Sources: the run "
+            "directories in the last column.",
+        ]
+    )
+
+
+def section_curves(inp: Inputs) -> str:
+    f = inp.figures
+    return "\n\n".join(
+        [
+            f"The best MLP (`{BEST_DIR}/`) and LeNet-5 (`{_run_path(inp, inp.lenets[0])}/`): "
+            "loss and accuracy per epoch; test accuracy only where validation improved.",
+            image(f["curves_mlp"], "learning curves of the best MLP"),
+            image(f["curves_lenet"], "learning curves of LeNet-5"),
+            "Validation accuracy per epoch of every run in sections 5 and 6:",
+            image(f["val_curves"], "validation accuracy per epoch, every run"),
+        ]
+    )
+
+
+def _run_path(inp: Inputs, result: RunResult) -> str:
+    return result.run_dir.relative_to(inp.out).as_posix()
+
+
+def top_confusions(cm: np.ndarray, n: int = 3) -> str:
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:n]
+    pairs = [np.unravel_index(i, cm.shape) for i in order if off.flat[i] > 0]
+    return ", ".join(f"{t} taken for {p} ({int(cm[t, p])}×)" for t, p in pairs) or "none"
+
+
+def section_confusion(inp: Inputs) -> str:
+    cm = inp.notes["cm"]
+    recorded = (inp.best_mlp.history.best or {}).get("test_acc")
+    return "\n\n".join(
+        [
+            f"The best MLP's saved network (`{BEST_DIR}/{MODEL}`, its best validation epoch) "
+            f"on the {int(cm.sum()):,} test images: {inp.notes['pred_acc']:.2%} correct "
+            f"(recorded in `{BEST_DIR}/history.json`: {recorded:.2%}). Rows are the true "
+            "digit, columns the prediction; colour is the share of the row.",
+            image(inp.figures["confusion"], "confusion matrix of the best MLP on test"),
+            f"Most frequent mistakes: {top_confusions(cm)}.",
+        ]
+    )
+
+
+def section_predictions(inp: Inputs) -> str:
+    picked = inp.notes["picked"]
+    return "\n\n".join(
+        [
+            f"{len(picked)} test digits (the first ones, plus the first few mistakes) titled "
+            '"prediction (truth)" by the best MLP; mistakes in red.',
+            image(inp.figures["predictions"], "test digits with predicted labels"),
+        ]
+    )
+
+
+def section_lenet(inp: Inputs) -> str:
+    where = _run_path(inp, inp.lenets[0])
+    label = int(inp.splits.test.y[0])
+    return "\n\n".join(
+        [
+            f"The six 5×5 kernels of C1 of LeNet-5 (`{where}/{MODEL}`), on one colour scale "
+            "centred on zero (red positive, blue negative):",
+            image(inp.figures["kernels"], "LeNet-5 first-layer kernels"),
+            f"What C1 (6 maps, 28×28) and C3 (16 maps, 10×10) compute for the first test "
+            f"digit (a {label}), after the activation and before pooling:",
+            image(inp.figures["maps"], "LeNet-5 feature maps for one digit"),
+        ]
+    )
+
+
+def section_weights(inp: Inputs) -> str:
+    w = load_first_layer(inp.best_mlp)
+    shown = min(len(w), 100)
+    return "\n\n".join(
+        [
+            f"Each of the first {shown} hidden neurons' {w.shape[1]} input weights "
+            f"(`{BEST_DIR}/{MODEL}`, layers.0.weight) drawn as a 28×28 image, each on its own "
+            "colour scale centred on zero: red pixels push the neuron up, blue ones down.",
+            image(inp.figures["weights"], "first-layer weights of the best MLP"),
+        ]
+    )
+
+
+def machine_text(machine: dict[str, Any] | None) -> str:
+    if not machine:
+        return "not recorded"
+    text = f"{machine.get('cpu')}, {machine.get('cpus')} CPUs, {machine.get('platform')}"
+    versions = [f"Python {machine.get('python')}", f"NumPy {machine.get('numpy')}"]
+    if machine.get("torch"):
+        versions.append(f"torch {machine['torch']}")
+    return f"{text}; {', '.join(versions)}"
+
+
+def provenance_rows(inp: Inputs) -> list[list[str]]:
+    rows = []
+    for result in inp.comparison.results:
+        cfg = result.history.config
+        train = cfg.get("train", {})
+        rows.append(
+            [
+                f"`{_run_path(inp, result)}/`",
+                result.plan.backend,
+                result.plan.spec.describe(),
+                f"{plural(train.get('epochs', 0), 'epoch')}, batch {train.get('batch_size')}, lr "
+                f"{train.get('lr')}, λ {train.get('l2')}, {train.get('optimizer')}, "
+                f"{train.get('dtype')}, n_train {cfg.get('n_train')}",
+                str(train.get("seed")),
+                str(cfg.get("started")),
+                machine_text(cfg.get("machine")),
+            ]
+        )
+    return rows
+
+
+def section_provenance(inp: Inputs) -> str:
+    header = ["run", "backend", "network", "configuration", "seed", "started (UTC)", "machine"]
+    cells = [
+        [str(r["k"]), str(r["m"]), str(r["seed"]), str(r.get("finished")), str(r.get("worker"))]
+        for r in inp.rows
+    ]
+    st = inp.sweep_record["settings"]
+    return "\n\n".join(
+        [
+            "Every run this report reads, as recorded in its `history.json`:",
+            markdown_table(header, provenance_rows(inp)),
+            f"The sweep (`{SWEEP_DIR}/`): settings in `sweep.json` ({st['backend']}, "
+            f"{plural(st['epochs'], 'epoch')}, batch {st['batch_size']}, lr {st['lr']}, "
+            f"λ {st['l2']}, {st['optimizer']}, base seed {st['seed']}, "
+            f"limit_train {st['limit_train']}); one line per cell in `results.jsonl` "
+            "(cells keep no run directory):",
+            markdown_table(["k", "m", "seed", "finished (UTC)", "worker"], cells),
+            f"Written {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by mnistlab {_version()}.",
+        ]
+    )
+
+
+def _version() -> str:
+    from mnistlab import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------- Markdown → HTML
+
+CSS = """
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+  padding: 0 1rem; color: #222; }
+h1, h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; white-space: nowrap; }
+code { background: #f3f3f3; padding: 0 .2em; border-radius: 3px; }
+pre { background: #f6f6f6; padding: .8em; overflow-x: auto; }
+pre code { background: none; padding: 0; }
+figure { margin: 1em 0; } img { max-width: 100%; }
+figcaption { color: #555; font-size: .9em; }
+blockquote { background: #fff4e0; border-left: 4px solid #f0a020; margin: 1em 0;
+  padding: .5em 1em; }
+"""
+
+HEADING = re.compile(r"(#{1,6}) (.*)")
+IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+NUMBER = re.compile(r"[-+]?[\d,]*\.?\d+\s*%?( of \d+)?")
+
+
+def inline(text: str) -> str:
+    """Escape, then `code`, **bold** and [links](url); code spans are left as they are."""
+    pieces = text.split("`")
+    out = []
+    for i, piece in enumerate(pieces):
+        escaped = html.escape(piece, quote=False)
+        if i % 2:
+            out.append(f"<code>{escaped}</code>")
+            continue
+        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+        escaped = re.sub(
+            r"\[([^\]]+)\]\(([^)\s]+)\)",
+            lambda m: f'<a href="{html.escape(m[2])}">{m[1]}</a>',
+            escaped,
+        )
+        out.append(escaped)
+    return "".join(out)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _table(lines: list[str]) -> str:
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    head = "".join(f"<th>{inline(c)}</th>" for c in cells(lines[0]))
+    body = []
+    for line in lines[2:]:
+        tds = "".join(
+            f'<td class="num">{inline(c)}</td>' if NUMBER.fullmatch(c) else f"<td>{inline(c)}</td>"
+            for c in cells(line)
+        )
+        body.append(f"<tr>{tds}</tr>")
+    return (
+        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody>\n</table>"
+    )
+
+
+def _figure(alt: str, src: str, image_src: Callable[[str], str]) -> str:
+    alt_html = html.escape(alt)
+    return (
+        f'<figure><img src="{html.escape(image_src(src))}" alt="{alt_html}">'
+        f"<figcaption>{alt_html}</figcaption></figure>"
+    )
+
+
+def _starts_block(line: str) -> bool:
+    stripped = line.strip()
+    return (
+        not stripped
+        or line.startswith(("```", "|", "- ", "> "))
+        or bool(HEADING.fullmatch(line))
+        or bool(IMAGE.fullmatch(stripped))
+    )
+
+
+def _take(lines: list[str], i: int, keep: Callable[[str], bool]) -> tuple[list[str], int]:
+    """Lines from i while `keep` holds, and the index after them."""
+    j = i
+    while j < len(lines) and keep(lines[j]):
+        j += 1
+    return lines[i:j], j
+
+
+def markdown_to_html(text: str, image_src: Callable[[str], str] = lambda s: s) -> str:
+    """HTML for the Markdown this module writes: headings, paragraphs, tables, images,
+    "- " lists, "> " quotes and ``` code blocks. Not a general Markdown parser."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped:
+            i += 1
+        elif line.startswith("```"):
+            code, i = _take(lines, i + 1, lambda s: not s.startswith("```"))
+            out.append(f"<pre><code>{html.escape(chr(10).join(code))}</code></pre>")
+            i += 1
+        elif m := HEADING.fullmatch(line):
+            level, title = len(m[1]), m[2].strip()
+            out.append(f'<h{level} id="{_slug(title)}">{inline(title)}</h{level}>')
+            i += 1
+        elif line.startswith("|"):
+            rows, i = _take(lines, i, lambda s: s.startswith("|"))
+            out.append(_table(rows))
+        elif m := IMAGE.fullmatch(stripped):
+            out.append(_figure(m[1], m[2], image_src))
+            i += 1
+        elif line.startswith("- "):
+            items, i = _take(lines, i, lambda s: s.startswith("- "))
+            lis = "".join(f"<li>{inline(item[2:])}</li>" for item in items)
+            out.append(f"<ul>{lis}</ul>")
+        elif line.startswith("> "):
+            quote, i = _take(lines, i, lambda s: s.startswith("> "))
+            out.append(f"<blockquote><p>{inline(' '.join(q[2:] for q in quote))}</p></blockquote>")
+        else:
+            para, i = _take(lines, i + 1, lambda s: not _starts_block(s))
+            out.append(f"<p>{inline(' '.join([stripped, *(p.strip() for p in para)]))}</p>")
+    return "\n".join(out)
+
+
+def embed_images(base: Path) -> Callable[[str], str]:
+    """Turn a figure path relative to `base` into a base64 data URI (a self-contained page)."""
+
+    def data_uri(src: str) -> str:
+        path = base / src
+        mime = "image/png" if path.suffix.lower() == ".png" else "application/octet-stream"
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+    return data_uri
+
+
+def html_document(markdown: str, title: str, image_src: Callable[[str], str] = lambda s: s) -> str:
+    body = markdown_to_html(markdown, image_src)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )

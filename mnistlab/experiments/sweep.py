@@ -1,0 +1,489 @@
+"""Run a k × m grid of MLPs, each cell a full lab-protocol run, resumably and in parallel.
+
+The sweep directory holds:
+
+- `sweep.json`: the grid and the settings. A later command with a different grid or
+  settings is refused before anything is touched, so results of two sweeps never mix.
+- `results.jsonl`: one JSON line per finished cell, appended by the parent process as
+  each result arrives (flushed and fsync'd), so a killed sweep keeps every finished cell
+  and the same command resumes with the missing ones. Workers never write: two of them
+  can never interleave a line.
+- `best.json`: the cell with the best VALIDATION accuracy (the test set chooses nothing),
+  and three figures.
+
+Cells run in local processes (joblib's loky backend) or, with `scheduler`, on a Dask
+cluster through the very same `joblib.Parallel` code. Workers receive a data path, never
+arrays, and load the data once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mnistlab.config import TrainConfig
+from mnistlab.data.splits import Splits
+from mnistlab.errors import UserError
+from mnistlab.experiments.grid import Cell, Grid, cell_seed
+from mnistlab.fileio import write_json, write_text
+from mnistlab.models.spec import MLPSpec
+
+SWEEP = "sweep.json"
+RESULTS = "results.jsonl"
+BEST = "best.json"
+ROW_KEYS = ("k", "m", "val_acc", "test_acc", "best_epoch", "seconds", "seed", "epochs")
+
+# The default 18-cell sweep (numpy, lr 0.01, momentum 0.9, 2 workers) must end within
+# 30 minutes on a 2-core machine with a best cell at ≥ 98% test accuracy. Measured with
+# one BLAS thread, one epoch of all 18 cells costs ≈ 150 core-seconds at batch 10 but
+# ≈ 55-75 at batch 20 (k=3, m=512 alone ≈ 23 s), and per epoch batch 20 learns as fast
+# as batch 10 here (784-512-512-10: 98.3% validation by epoch 10, 98.44% / 98.36% test at
+# epoch 16). 20 epochs of batch 20 ≈ 1,100-1,500 core-seconds ≈ 10-13 minutes on 2 idle
+# cores: half the budget, so a busy machine still finishes in time.
+DEFAULT_EPOCHS = 20
+DEFAULT_BATCH = 20
+
+CLUSTER_BACKEND = "mnistlab-dask"
+CHOSEN_BY = "highest validation accuracy; ties: fewer parameters, then smaller k"
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Everything but k and m that decides a cell's numbers (plus where the data lives)."""
+
+    backend: str = "numpy"
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = DEFAULT_BATCH
+    lr: float = 0.01
+    l2: float = 5.0
+    optimizer: str = "momentum"
+    momentum: float = 0.9
+    activation: str = "relu"
+    limit_train: int | None = None
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    seed: int = 0
+    dtype: str = "float32"
+
+    def train_config(self, cell: Cell) -> TrainConfig:
+        return TrainConfig(
+            lr=self.lr,
+            l2=self.l2,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            seed=cell_seed(self.seed, cell),
+            dtype=self.dtype,
+        )
+
+    def spec(self, cell: Cell) -> MLPSpec:
+        return MLPSpec(hidden=cell.hidden, activation=self.activation)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What must match for two commands to be the same sweep.
+
+        The data directory is left out: the same files reached by another path (or via
+        $MNISTLAB_DATA) give the same numbers, and a resume should not depend on spelling.
+        """
+        data = self.to_json()
+        del data["data_dir"]
+        return data
+
+
+# ---------------------------------------------------------------- in the worker process
+
+_SPLITS_LOCK = threading.Lock()  # Dask workers may run several cells in threads
+_SPLITS: tuple[tuple[str, str | None, int | None], Splits] | None = None
+
+
+def cached_splits(dataset: str, data_dir: str | None, limit_train: int | None) -> Splits:
+    """Load the data once per worker process; later cells of the sweep reuse it."""
+    global _SPLITS
+    key = (dataset, data_dir, limit_train)
+    with _SPLITS_LOCK:
+        if _SPLITS is None or _SPLITS[0] != key:
+            from mnistlab.data.mnist import load_splits
+
+            _SPLITS = (key, load_splits(dataset, data_dir, limit_train))
+        return _SPLITS[1]
+
+
+def run_cell(cell: Cell, settings: SweepSettings) -> dict[str, Any]:
+    """Train one cell under the lab protocol, writing nothing; return its result row."""
+    from mnistlab.runinfo import now
+    from mnistlab.training import train
+
+    splits = cached_splits(settings.dataset, settings.data_dir, settings.limit_train)
+    config = settings.train_config(cell)
+    try:
+        history, _ = train(
+            settings.spec(cell),
+            config,
+            splits,
+            settings.backend,
+            None,
+            limit_train=settings.limit_train,
+            log=None,
+            show_progress=False,
+        )
+    except UserError as exc:  # e.g. divergence: say which cell, the sweep stops there
+        raise UserError(f"cell k={cell.k}, m={cell.m}: {exc}") from None
+    # The epochs' own time (training + scoring): leaves out the one-off import of the
+    # backend (torch: seconds) that would otherwise be charged to a worker's first cell.
+    seconds = sum(e.seconds for e in history.epochs)
+    best = history.best
+    assert best is not None  # the first epoch always improves on -inf
+    return {
+        "k": cell.k,
+        "m": cell.m,
+        "params": cell.n_params,
+        "val_acc": best["val_acc"],
+        "test_acc": best["test_acc"],
+        "best_epoch": best["epoch"],
+        "seconds": round(seconds, 3),
+        "seed": config.seed,
+        "epochs": settings.epochs,
+        "val_accs": [e.val_acc for e in history.epochs],
+        "backend": settings.backend,
+        "n_train": len(splits.train),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "finished": now(),
+    }
+
+
+# ---------------------------------------------------------------- the sweep directory
+
+
+def read_results(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """The complete rows of `path`, and whether a partial last line was dropped.
+
+    A process killed mid-append can leave an unfinished last line; it is not a result. A
+    broken line anywhere else means someone edited the file, which is the user's to fix.
+    """
+    if not path.exists():
+        return [], False
+    lines = path.read_text(encoding="utf-8").split("\n")
+    tail = lines.pop()  # "" when the file ends with a newline
+    rows = [_parse_row(path, i, line) for i, line in enumerate(lines, 1) if line.strip()]
+    if not tail.strip():
+        return rows, False
+    try:
+        row = json.loads(tail)
+    except json.JSONDecodeError:
+        return rows, True
+    if not (isinstance(row, dict) and all(key in row for key in ROW_KEYS)):
+        return rows, True
+    return [*rows, row], True  # complete, only its newline was lost
+
+
+def _parse_row(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        raise UserError(f"{path} line {number} is not JSON; fix or delete that line") from None
+    if not isinstance(row, dict) or any(key not in row for key in ROW_KEYS):
+        raise UserError(f"{path} line {number} is not a sweep result; fix or delete that line")
+    return row
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """One line, written in one call and forced to disk before the next cell is reported."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def sweep_record(grid: Grid, settings: SweepSettings) -> dict[str, Any]:
+    return {"grid": grid.to_json(), "settings": settings.to_json()}
+
+
+def _differences(old: dict[str, Any], grid: Grid, settings: SweepSettings) -> str:
+    """'epochs 2 there, 3 here; grid …': what makes the stored sweep another one."""
+    diffs = []
+    old_grid = old.get("grid")
+    if old_grid != grid.to_json():
+        there = Grid(tuple(old_grid["k"]), tuple(old_grid["m"])).describe() if old_grid else "?"
+        diffs.append(f"grid {there} there, {grid.describe()} here")
+    old_settings = old.get("settings") or {}
+    for key, value in settings.identity().items():
+        if old_settings.get(key) != value:
+            diffs.append(f"{key.replace('_', '-')} {old_settings.get(key)} there, {value} here")
+    return "; ".join(diffs)
+
+
+def _read_record(out: Path) -> dict[str, Any] | None:
+    path = out / SWEEP
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        Grid(tuple(record["grid"]["k"]), tuple(record["grid"]["m"]))
+        dict(record["settings"])
+    except (ValueError, KeyError, TypeError):
+        raise UserError(f"{path} is not a sweep record; use another --out") from None
+    return record
+
+
+def check_out_dir(out: Path, grid: Grid, settings: SweepSettings) -> list[dict[str, Any]]:
+    """Refuse a directory that holds another sweep; return the rows this one can keep.
+
+    Only reads: a refused command leaves every byte as it was.
+    """
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory")
+    record = _read_record(out)
+    if record is not None:
+        diff = _differences(record, grid, settings)
+        if diff:
+            raise UserError(f"{out} holds results of a different sweep ({diff}); use another --out")
+    rows, _ = read_results(out / RESULTS)
+    cells = set(grid.cells)
+    for row in rows:
+        cell = Cell(row["k"], row["m"])
+        if (
+            cell not in cells
+            or row["seed"] != cell_seed(settings.seed, cell)
+            or row["epochs"] != settings.epochs
+            or row.get("backend", settings.backend) != settings.backend
+        ):
+            raise UserError(
+                f"{out} holds results of a different sweep (a row for k={cell.k}, m={cell.m} "
+                f"that this command would not produce); use another --out"
+            )
+    return _first_per_cell(rows)
+
+
+def _first_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[Cell, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(Cell(row["k"], row["m"]), row)
+    return list(seen.values())
+
+
+def prepare_out_dir(out: Path, grid: Grid, settings: SweepSettings) -> None:
+    """Record the sweep, and drop a partial last line left by a killed run (atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / SWEEP).exists():
+        write_json(out / SWEEP, sweep_record(grid, settings))
+    rows, dropped = read_results(out / RESULTS)
+    if dropped:
+        write_text(out / RESULTS, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+# ---------------------------------------------------------------- where the cells run
+
+
+@contextlib.contextmanager
+def local_backend(workers: int) -> Iterator[str]:
+    """joblib's loky processes with one BLAS/OpenMP thread each (1 worker: this process).
+
+    loky on its own sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS … in its
+    workers to cpu_count // n_jobs (so 2 threads for 1 worker on 2 cores);
+    `inner_max_num_threads=1` makes it 1 thread per worker whatever n_jobs is, so N
+    workers use N cores and never oversubscribe. Checked by tests/experiments/
+    test_sweep.py::test_local_workers_use_one_blas_thread (the variables are set before
+    the worker imports numpy or torch, which read them once at start-up). With one worker
+    joblib starts no pool and runs the cells here, one after another, with this process's
+    own thread settings.
+    """
+    from joblib import parallel_config
+
+    with parallel_config(backend="loky", n_jobs=workers, inner_max_num_threads=1):
+        yield f"{workers} local worker{'s' if workers != 1 else ''}"
+
+
+@contextlib.contextmanager
+def dask_backend(address: str, timeout: float) -> Iterator[str]:
+    """The same joblib code on a Dask cluster; an unreachable scheduler is a UserError.
+
+    Dask's nannies start workers with OMP/MKL/OPENBLAS_NUM_THREADS=1 by default
+    (distributed.nanny.pre-spawn-environ); give them `--nthreads 1` for one cell per core.
+    """
+    from distributed import Client
+    from joblib import parallel_config
+
+    try:
+        client = Client(address, timeout=f"{timeout}s", set_as_default=True)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        n = len(client.scheduler_info().get("workers", {}))
+        backend = _cluster_backend()
+        with parallel_config(backend=backend, n_jobs=-1, wait_for_workers_timeout=timeout):
+            yield f"Dask scheduler {address} ({n} worker{'s' if n != 1 else ''} now)"
+    finally:
+        client.close()
+
+
+def _cluster_backend() -> str:
+    """joblib's Dask backend, except that it never runs the cells in this process.
+
+    joblib treats an effective n_jobs of 1 as "run sequentially here", and the Dask
+    backend reports the cluster's thread count: on a one-thread cluster every cell would
+    silently run on the client. Reporting at least 2 keeps them on the cluster (the
+    scheduler queues what it cannot start yet).
+    """
+    from joblib import register_parallel_backend
+    from joblib._dask import DaskDistributedBackend
+
+    class ClusterBackend(DaskDistributedBackend):
+        def effective_n_jobs(self, n_jobs: int | None) -> int:
+            return max(super().effective_n_jobs(n_jobs), 2)
+
+    register_parallel_backend(CLUSTER_BACKEND, ClusterBackend)
+    return CLUSTER_BACKEND
+
+
+def execute(cells: list[Cell], settings: SweepSettings) -> Iterator[dict[str, Any]]:
+    """Result rows in the order cells finish, in whatever backend is configured."""
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(return_as="generator_unordered", batch_size=1)
+    yield from parallel(delayed(run_cell)(cell, settings) for cell in cells)
+
+
+# ---------------------------------------------------------------- the whole sweep
+
+
+@dataclass
+class SweepOutcome:
+    rows: list[dict[str, Any]]  # every finished cell, earlier runs' included
+    ran: int  # cells this command ran
+    total: int  # cells in the grid
+    interrupted: bool = False
+    where: str = ""
+
+
+def run_sweep(
+    grid: Grid,
+    settings: SweepSettings,
+    out: Path,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    connect_timeout: float = 10.0,
+    echo: Callable[[str], None] = print,
+) -> SweepOutcome:
+    """Run the cells `out` lacks; Ctrl-C stops early and keeps every finished cell."""
+    for cell in grid.cells:  # every cell's model and config must be valid before any work
+        settings.spec(cell)
+        settings.train_config(cell)
+    rows = check_out_dir(out, grid, settings)
+    done = {Cell(r["k"], r["m"]) for r in rows}
+    # Largest first: a big cell started last would leave the other workers idle at the end.
+    todo = sorted((c for c in grid.cells if c not in done), key=lambda c: -c.n_params)
+    outcome = SweepOutcome(rows=rows, ran=0, total=len(grid))
+    if scheduler is None and todo:
+        settings = dataclasses.replace(settings, data_dir=_data_dir_for_workers(settings))
+    backend = (
+        local_backend(workers) if scheduler is None else dask_backend(scheduler, connect_timeout)
+    )
+    with backend as where:
+        outcome.where = where
+        prepare_out_dir(out, grid, settings)
+        if not todo:
+            echo(f"all {len(grid)} cells of {grid.describe()} already finished in {out}")
+            return outcome
+        echo(
+            f"sweep {grid.describe()}: {len(todo)} of {len(grid)} cells to run "
+            f"({len(rows)} already finished) on {settings.backend}, {where}"
+        )
+        try:
+            _collect(todo, settings, out, outcome, len(rows))
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+    return outcome
+
+
+def _data_dir_for_workers(settings: SweepSettings) -> str:
+    """Find (or download, once) the data here, so local workers only read, never race."""
+    from mnistlab.data.sources import locate
+
+    return str(Path(locate(settings.dataset, settings.data_dir)).resolve())
+
+
+def _collect(
+    todo: list[Cell], settings: SweepSettings, out: Path, outcome: SweepOutcome, done: int
+) -> None:
+    from tqdm import tqdm
+
+    results = out / RESULTS
+    with tqdm(total=outcome.total, initial=done, unit="cell", desc="sweep", disable=None) as bar:
+        for row in execute(todo, settings):
+            append_row(results, row)
+            outcome.rows.append(row)
+            outcome.ran += 1
+            bar.update(1)
+            tqdm.write(_cell_line(row), file=sys.stdout)
+
+
+def _cell_line(row: dict[str, Any]) -> str:
+    return (
+        f"k={row['k']} m={row['m']}: validation {row['val_acc']:.2%}, "
+        f"test {row['test_acc']:.2%} (epoch {row['best_epoch']}), {row['seconds']:.1f} s"
+    )
+
+
+# ---------------------------------------------------------------- choosing and reporting
+
+
+def n_params(row: dict[str, Any]) -> int:
+    return Cell(row["k"], row["m"]).n_params
+
+
+def choose_best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Highest validation accuracy; ties → fewer parameters, then smaller k. Never test."""
+    if not rows:
+        raise ValueError("no finished cells to choose from")
+    return min(rows, key=lambda r: (-r["val_acc"], n_params(r), r["k"]))
+
+
+def sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["k"], r["m"]))
+
+
+def format_table(rows: list[dict[str, Any]], best: dict[str, Any] | None = None) -> str:
+    """One line per cell; the test accuracy is the one at the best validation epoch."""
+    lines = [
+        f"{'k':>2} {'m':>5} {'params':>10} {'val acc':>8} {'test acc':>8} "
+        f"{'best epoch':>10} {'seconds':>8}"
+    ]
+    for row in sorted_rows(rows):
+        mark = "  ← best (by validation)" if best is not None and row is best else ""
+        lines.append(
+            f"{row['k']:>2} {row['m']:>5} {n_params(row):>10,} {row['val_acc']:>8.2%} "
+            f"{row['test_acc']:>8.2%} {row['best_epoch']:>10} {row['seconds']:>8.1f}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def write_best(out: Path, best: dict[str, Any], grid: Grid, settings: SweepSettings) -> Path:
+    """best.json: the chosen cell, how it was chosen, and the sweep it was chosen from."""
+    data = {
+        "k": best["k"],
+        "m": best["m"],
+        "params": n_params(best),
+        "val_acc": best["val_acc"],
+        "test_acc": best["test_acc"],
+        "best_epoch": best["best_epoch"],
+        "seconds": best["seconds"],
+        "seed": best["seed"],
+        "chosen_by": CHOSEN_BY,
+        "sweep": sweep_record(grid, settings),
+    }
+    write_json(out / BEST, data)
+    return out / BEST
