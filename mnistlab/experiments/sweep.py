@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -353,7 +354,16 @@ def execute(cells: list[Cell], settings: SweepSettings) -> Iterator[dict[str, An
     from joblib import Parallel, delayed
 
     parallel = Parallel(return_as="generator_unordered", batch_size=1)
-    yield from parallel(delayed(run_cell)(cell, settings) for cell in cells)
+    parent = os.getpid()
+    yield from parallel(delayed(run_cell_in_worker)(cell, settings, parent) for cell in cells)
+
+
+def run_cell_in_worker(cell: Cell, settings: SweepSettings, parent_pid: int) -> dict[str, Any]:
+    """Ctrl-C is the parent's to handle: a worker process ignores SIGINT instead of dying
+    with a traceback, and is shut down by the parent (which keeps the finished cells)."""
+    if os.getpid() != parent_pid and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return run_cell(cell, settings)
 
 
 # ---------------------------------------------------------------- the whole sweep

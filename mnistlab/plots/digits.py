@@ -166,11 +166,15 @@ def plot_weight_images(
     tiles = (w[:count] / limits[:, None]).reshape(count, SIDE, SIDE)
     cols = min(count, 10)
     rows = math.ceil(count / cols)
+    mosaic, corners = _mosaic(tiles, cols)
+    cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
+    rgba = cmap(np.clip((mosaic + 1) / 2, 0, 1))  # NaN → the grey of the gaps
+    x, y = corners[-1]
+    rgba[max(y - 2, 0) :, x + SIDE :] = 0.0  # the empty end of the last row: transparent
     fig = Figure(figsize=(0.9 * cols + 1.0, 0.9 * rows + 0.8))
     ax = fig.subplots()
-    _blank(ax)
-    cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
-    ax.imshow(_mosaic(tiles, cols)[0], cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    ax.imshow(rgba, interpolation="nearest")
     shown = f"first {count} of {len(w)}" if count < len(w) else f"all {count}"
     ax.set_title(title or f"first-layer weights, {shown} hidden neurons (red +, blue −)")
     return save_figure(fig, path)
