@@ -1,0 +1,369 @@
+"""Speed and memory of mnistlab's networks, side by side, against the lab's targets.
+
+    python benchmarks/bench.py [--quick] [--json PATH] [--data-dir DIR]
+
+Measures, on the real 50,000 MNIST training images:
+
+1. NumPy MLP [784,100,10] relu float32 SGD, one epoch at batch 10 (≤ 1.0 s, and ≥ 3× a
+   plain PyTorch eager loop doing the same work);
+2. the NumPy epoch at batch 128 against the ideal time from this machine's float32 GEMM
+   rate (≤ 2.5×);
+3. mnistlab's TorchLearner at batch 10 against the same network fed by a DataLoader
+   (≥ 1.5× faster);
+4. NumPy MLP against TorchLearner MLP at batch 10 and 128 (NumPy at least as fast);
+5. NumPy LeNet-5 against PyTorch LeNet-5 at batch 64: training epoch (within 4×) and a
+   1,000-image forward pass (within 3×);
+6. peak resident memory of `mnistlab train --backend numpy --epochs 1` (< 600 MB).
+
+Times use time.perf_counter, one warm-up, then the best of the repeats. Nothing asserts:
+each target is printed with PASS or MISS and its ratio. --quick uses fewer repeats and
+smaller subsets (scaled to 50,000 images, and said so). The full run takes a few minutes
+on 2 idle cores. PyTorch at batch 10 (sections 1, 3, 4) and LeNet-5 training are timed
+on the first 10,000 and 5,000 images and scaled to 50,000, as the output says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+N_EPOCH = 50_000
+MLP_LR = 0.01
+LENET_BATCH = 64
+WARMUP_IMAGES = 1_000  # training warm-ups run on a short slice, not a whole epoch
+
+Row = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def best_time(fn: Callable[[], object], repeats: int,
+              warmup: Callable[[], object] | None = None) -> float:
+    """Best wall-clock seconds of `repeats` calls of fn, after one untimed warm-up call
+    (of `warmup` when given, e.g. the same work on a short slice, else of fn itself)."""
+    (warmup or fn)()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def subset(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return x[:n], y[:n]
+
+
+# --------------------------------------------------------------------------- learners
+
+
+def mlp_config(batch: int) -> Any:
+    from mnistlab.config import TrainConfig
+
+    return TrainConfig(
+        lr=MLP_LR, l2=0.0, optimizer="sgd", momentum=0.0, batch_size=batch, epochs=1,
+        seed=0, dtype="float32",
+    )
+
+
+def lenet_config() -> Any:
+    from mnistlab.config import TrainConfig
+
+    return TrainConfig(
+        lr=MLP_LR, l2=0.0, optimizer="sgd", momentum=0.0, batch_size=LENET_BATCH, epochs=1,
+        seed=0, dtype="float32",
+    )
+
+
+def learner_epoch(backend: str, spec: Any, config: Any, x: np.ndarray, y: np.ndarray,
+                  repeats: int) -> float:
+    """Best time of one train_epoch over (x, y) with a mnistlab learner (fresh weights)."""
+    from mnistlab.backends import make_learner
+
+    learner = make_learner(backend, spec, config, len(y))
+    rng = np.random.default_rng(0)
+    w = min(len(y), WARMUP_IMAGES)
+    return best_time(lambda: learner.train_epoch(x, y, rng, None), repeats,
+                     warmup=lambda: learner.train_epoch(x[:w], y[:w], rng, None))
+
+
+def plain_torch_mlp(batch: int, x: np.ndarray, y: np.ndarray, repeats: int) -> float:
+    """The textbook eager loop: Sequential, cross_entropy, SGD, shuffled index batches."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=MLP_LR)
+    xs = torch.from_numpy(np.ascontiguousarray(x.reshape(len(x), -1)))
+    ys = torch.from_numpy(y)
+
+    def epoch(n: int = len(ys)) -> None:
+        order = torch.randperm(n)
+        for start in range(0, n, batch):
+            idx = order[start : start + batch]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xs[idx]), ys[idx])
+            loss.backward()
+            opt.step()
+
+    return best_time(epoch, repeats, warmup=lambda: epoch(min(len(ys), WARMUP_IMAGES)))
+
+
+def dataloader_torch_mlp(batch: int, x: np.ndarray, y: np.ndarray, repeats: int) -> float:
+    """mnistlab's MLP and optimiser step, but fed by DataLoader(TensorDataset, shuffle=True)."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from mnistlab.models.spec import MLPSpec
+    from mnistlab.pytorch_version.learner import make_learner
+
+    learner = make_learner(MLPSpec((100,), "relu"), mlp_config(batch), len(y))
+    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+    loader = DataLoader(dataset, batch_size=batch, shuffle=True)
+    w = min(len(y), WARMUP_IMAGES)
+    small = DataLoader(TensorDataset(*dataset[:w]), batch_size=batch, shuffle=True)
+
+    def epoch(loader: DataLoader = loader) -> None:
+        learner.model.train()
+        for xb, yb in loader:
+            learner.step(xb, yb)
+
+    return best_time(epoch, repeats, warmup=lambda: epoch(small))
+
+
+def gemm_rate(repeats: int) -> tuple[float, dict[str, float]]:
+    """Best sustained float32 np.matmul GFLOP/s over MLP-shaped and larger products."""
+    rng = np.random.default_rng(0)
+    shapes = [(128, 784, 100), (100, 128, 784), (128, 784, 512), (512, 784, 512),
+              (1024, 1024, 1024)]
+    rates: dict[str, float] = {}
+    for m, k, n in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        out = np.empty((m, n), dtype=np.float32)
+        flops = 2.0 * m * k * n
+        inner = max(1, int(2e9 / flops))  # ~2 GFLOP a timing: long enough to be sustained
+
+        def run(a: np.ndarray = a, b: np.ndarray = b, out: np.ndarray = out,
+                inner: int = inner) -> None:
+            for _ in range(inner):
+                np.matmul(a, b, out=out)
+
+        seconds = best_time(run, repeats)
+        rates[f"{m}x{k}@{k}x{n}"] = flops * inner / seconds / 1e9
+    return max(rates.values()), rates
+
+
+def mlp_epoch_flops(n: int) -> float:
+    """Forward, weight gradients and hidden delta of [784,100,10] for n images."""
+    forward = 2.0 * n * (784 * 100 + 100 * 10)
+    weight_grads = forward
+    hidden_delta = 2.0 * n * 100 * 10
+    return forward + weight_grads + hidden_delta
+
+
+def forward_time(backend: str, spec: Any, config: Any, x: np.ndarray, repeats: int) -> float:
+    from mnistlab.backends import make_learner
+
+    learner = make_learner(backend, spec, config, N_EPOCH)
+    return best_time(lambda: learner.logits(x), repeats)
+
+
+def train_peak_rss(data_dir: str | None) -> tuple[float, float, int]:
+    """(peak RSS MB, seconds, return code) of `mnistlab train --backend numpy --epochs 1`."""
+    exe = Path(sys.executable).with_name("mnistlab")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "mnistlab"]
+    env = dict(os.environ)
+    if data_dir:
+        env["MNISTLAB_DATA"] = data_dir
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*cmd, "train", "--backend", "numpy", "--epochs", "1", "--out", out, "--force"],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        print(f"  (mnistlab train exited {done.returncode}: {done.stderr.strip()[-400:]})")
+    # ru_maxrss of RUSAGE_CHILDREN is the largest of the waited-for children, in KB on Linux.
+    kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return kb / 1024, seconds, done.returncode
+
+
+# --------------------------------------------------------------------------- report
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller subsets")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the numbers")
+    parser.add_argument("--data-dir", default=None, help="MNIST folder (else $MNISTLAB_DATA …)")
+    args = parser.parse_args()
+
+    data_dir = args.data_dir or os.environ.get("MNISTLAB_DATA")
+    if data_dir is None and Path("/work/shared/data/mnist").is_dir():
+        data_dir = "/work/shared/data/mnist"
+
+    import torch
+
+    from mnistlab.data.mnist import load_splits
+    from mnistlab.models.spec import LeNet5Spec, MLPSpec
+
+    reps = 1 if args.quick else 2
+    # PyTorch at batch 10 and LeNet-5 are slow: time a subset and scale to 50,000 images.
+    n_small = 5_000 if args.quick else 10_000
+    n_lenet = 1_000 if args.quick else 5_000
+
+    print("mnistlab benchmark" + (" (--quick)" if args.quick else ""))
+    print(f"  CPU      : {cpu_model()}, {os.cpu_count()} logical cores")
+    print(f"  Python   : {platform.python_version()}, numpy {np.__version__}, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"  data     : {data_dir or '(default location)'}")
+    t0 = time.perf_counter()
+    splits = load_splits(data_dir=data_dir)
+    x, y = splits.train.x, splits.train.y
+    print(f"  loaded {len(y):,} training images in {time.perf_counter() - t0:.2f} s; "
+          f"best of {reps} after 1 warm-up\n")
+
+    mlp = MLPSpec((100,), "relu")
+    results: list[Row] = []
+    numbers: dict[str, Any] = {"machine": {
+        "cpu": cpu_model(), "cores": os.cpu_count(), "numpy": np.__version__,
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+        "quick": args.quick,
+    }}
+
+    def scaled(seconds: float, n: int) -> float:
+        return seconds * N_EPOCH / n
+
+    def note(n: int) -> str:
+        return "" if n == N_EPOCH else f" [{n:,} imgs ×{N_EPOCH / n:g}]"
+
+    def add(name: str, value: str, target: str, ratio: float, ok: bool) -> None:
+        results.append({"name": name, "value": value, "target": target,
+                        "ratio": ratio, "pass": ok})
+        print(f"  {verdict(ok)}  {name}: {value}  (target {target}; ratio {ratio:.2f})")
+
+    # 1. NumPy MLP batch 10 vs a plain PyTorch eager loop
+    print("1. MLP [784,100,10] relu float32 SGD, batch 10")
+    np10 = learner_epoch("numpy", mlp, mlp_config(10), x, y, reps)
+    xs, ys = subset(x, y, n_small)
+    plain10 = scaled(plain_torch_mlp(10, xs, ys, reps), n_small)
+    print(f"     NumPy learner epoch       {np10:8.3f} s")
+    print(f"     plain PyTorch eager loop  {plain10:8.3f} s{note(n_small)}")
+    add("NumPy epoch, batch 10", f"{np10:.3f} s", "≤ 1.0 s", np10 / 1.0, np10 <= 1.0)
+    add("plain PyTorch / NumPy, batch 10", f"{plain10 / np10:.2f}×", "≥ 3×",
+        plain10 / np10, plain10 / np10 >= 3.0)
+    numbers["mlp_b10"] = {"numpy_s": np10, "plain_torch_s": plain10}
+
+    # 2. NumPy MLP batch 128 vs the GEMM ideal
+    print("\n2. MLP batch 128 vs the float32 GEMM ideal")
+    rate, rates = gemm_rate(reps)
+    for shape, r in rates.items():
+        print(f"     np.matmul {shape:<22} {r:8.1f} GFLOP/s")
+    np128 = learner_epoch("numpy", mlp, mlp_config(128), x, y, reps)
+    flops = mlp_epoch_flops(N_EPOCH)
+    ideal = flops / (rate * 1e9)
+    print(f"     epoch FLOPs {flops / 1e9:.2f} GFLOP at best {rate:.1f} GFLOP/s "
+          f"→ ideal {ideal * 1000:.1f} ms")
+    print(f"     NumPy learner epoch       {np128:8.3f} s")
+    add("NumPy epoch / GEMM ideal, batch 128", f"{np128 / ideal:.2f}×", "≤ 2.5×",
+        np128 / ideal, np128 / ideal <= 2.5)
+    numbers["mlp_b128_ideal"] = {"numpy_s": np128, "ideal_s": ideal, "gflops": rate,
+                                 "gemm_rates": rates, "epoch_gflop": flops / 1e9}
+
+    # 3. TorchLearner vs DataLoader, batch 10
+    print("\n3. PyTorch MLP, batch 10: TorchLearner vs DataLoader(TensorDataset)")
+    tl10 = scaled(learner_epoch("torch", mlp, mlp_config(10), xs, ys, reps), n_small)
+    dl10 = scaled(dataloader_torch_mlp(10, xs, ys, reps), n_small)
+    print(f"     TorchLearner epoch        {tl10:8.3f} s{note(n_small)}")
+    print(f"     DataLoader epoch          {dl10:8.3f} s{note(n_small)}")
+    add("DataLoader / TorchLearner, batch 10", f"{dl10 / tl10:.2f}×", "≥ 1.5×",
+        dl10 / tl10, dl10 / tl10 >= 1.5)
+    numbers["torch_b10"] = {"torchlearner_s": tl10, "dataloader_s": dl10}
+
+    # 4. NumPy vs TorchLearner, batch 10 and 128
+    print("\n4. MLP: NumPy learner vs TorchLearner")
+    tl128 = learner_epoch("torch", mlp, mlp_config(128), x, y, reps)
+    print(f"     batch 10 : NumPy {np10:.3f} s, torch {tl10:.3f} s")
+    print(f"     batch 128: NumPy {np128:.3f} s, torch {tl128:.3f} s")
+    add("TorchLearner / NumPy, batch 10", f"{tl10 / np10:.2f}×", "≥ 1×",
+        tl10 / np10, tl10 >= np10)
+    add("TorchLearner / NumPy, batch 128", f"{tl128 / np128:.2f}×", "≥ 1×",
+        tl128 / np128, tl128 >= np128)
+    numbers["numpy_vs_torch"] = {"b10": {"numpy_s": np10, "torch_s": tl10},
+                                 "b128": {"numpy_s": np128, "torch_s": tl128}}
+
+    # 5. LeNet-5
+    print(f"\n5. LeNet-5 relu float32 SGD, batch {LENET_BATCH}")
+    lenet = LeNet5Spec()
+    xl, yl = subset(x, y, n_lenet)
+    np_le = scaled(learner_epoch("numpy", lenet, lenet_config(), xl, yl, reps), n_lenet)
+    th_le = scaled(learner_epoch("torch", lenet, lenet_config(), xl, yl, reps), n_lenet)
+    xf = x[:1000]
+    np_fw = forward_time("numpy", lenet, lenet_config(), xf, max(reps, 3))
+    th_fw = forward_time("torch", lenet, lenet_config(), xf, max(reps, 3))
+    print(f"     training epoch: NumPy {np_le:.2f} s, torch {th_le:.2f} s{note(n_lenet)}")
+    print(f"     forward 1,000 images: NumPy {np_fw * 1000:.1f} ms, torch {th_fw * 1000:.1f} ms")
+    add("LeNet-5 epoch NumPy / torch", f"{np_le / th_le:.2f}×", "≤ 4×",
+        np_le / th_le, np_le / th_le <= 4.0)
+    add("LeNet-5 forward NumPy / torch", f"{np_fw / th_fw:.2f}×", "≤ 3×",
+        np_fw / th_fw, np_fw / th_fw <= 3.0)
+    numbers["lenet5"] = {"numpy_epoch_s": np_le, "torch_epoch_s": th_le,
+                         "epoch_images_timed": n_lenet, "numpy_forward1k_s": np_fw,
+                         "torch_forward1k_s": th_fw}
+
+    # 6. Peak RSS of a CLI training run
+    print("\n6. Peak RSS of `mnistlab train --backend numpy --epochs 1` (defaults, full data)")
+    rss, secs, rc = train_peak_rss(data_dir)
+    print(f"     peak RSS {rss:.0f} MB, wall {secs:.1f} s, exit {rc}")
+    add("train peak RSS", f"{rss:.0f} MB", "< 600 MB", rss / 600, rss < 600 and rc == 0)
+    numbers["train_rss"] = {"peak_rss_mb": rss, "seconds": secs, "returncode": rc}
+
+    # summary
+    print("\nSummary")
+    width = max(len(r["name"]) for r in results)
+    print(f"  {'':4}  {'measure':<{width}}  {'value':>10}  {'target':>9}  {'ratio':>6}")
+    for r in results:
+        print(f"  {verdict(r['pass'])}  {r['name']:<{width}}  {r['value']:>10}  "
+              f"{r['target']:>9}  {r['ratio']:6.2f}")
+    passed = sum(r["pass"] for r in results)
+    print(f"  {passed}/{len(results)} targets met; total {time.perf_counter() - t0:.0f} s")
+    numbers["targets"] = results
+
+    if args.json:
+        Path(args.json).write_text(json.dumps(numbers, indent=2) + "\n")
+        print(f"  numbers written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
