@@ -29,11 +29,11 @@ DEFAULT_K = "1,2,3"
 DEFAULT_M = "16,32,64,128,256,512"
 TIMING = (
     f"Defaults: {DEFAULT_EPOCHS} epochs of batch {DEFAULT_BATCH} per cell, chosen so the "
-    "default 18-cell sweep (numpy, 2 workers) takes ≈ 10-13 minutes on 2 idle cores "
-    "(k=3, m=512 is the slowest cell, ≈ 20 s per epoch) and its best cell reaches about "
-    "98.3% test accuracy. Batch 20 learns as fast per epoch as batch 10 here at half the "
-    "cost. Results go to DIR/results.jsonl as cells finish; Ctrl-C keeps them and the same "
-    "command resumes."
+    "default 18-cell sweep (numpy, 2 workers) fits in 30 minutes on 2 cores: measured "
+    "14.5 minutes on a busy 2-core machine (k=3, m=512 is the slowest cell, ≈ 20-28 s per "
+    "epoch), best cell k=3, m=256 at 98.50% validation / 98.48% test accuracy. Batch 20 "
+    "learns as fast per epoch as batch 10 here at half the cost. Results go to "
+    "DIR/results.jsonl as cells finish; Ctrl-C keeps them and the same command resumes."
 )
 
 

@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,9 @@ ROW_KEYS = ("k", "m", "val_acc", "test_acc", "best_epoch", "seconds", "seed", "e
 # ≈ 55-75 at batch 20 (k=3, m=512 alone ≈ 23 s), and per epoch batch 20 learns as fast
 # as batch 10 here (784-512-512-10: 98.3% validation by epoch 10, 98.44% / 98.36% test at
 # epoch 16). 20 epochs of batch 20 ≈ 1,100-1,500 core-seconds ≈ 10-13 minutes on 2 idle
-# cores: half the budget, so a busy machine still finishes in time.
+# cores: half the budget, so a busy machine still finishes in time. Measured once in
+# full on the 2-core machine while others used it too (load 4-5): 14 min 25 s; best by
+# validation k=3, m=256 (98.50%, tied with k=2, m=512, fewer parameters), test 98.48%.
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH = 20
 
@@ -416,6 +419,8 @@ def run_sweep(
             _collect(todo, settings, out, outcome, len(rows))
         except KeyboardInterrupt:
             outcome.interrupted = True
+            # Ctrl-C may land between the append and the bookkeeping: the file is the truth.
+            outcome.rows = _first_per_cell(read_results(out / RESULTS)[0])
     return outcome
 
 
@@ -432,7 +437,12 @@ def _collect(
     from tqdm import tqdm
 
     results = out / RESULTS
-    with tqdm(total=outcome.total, initial=done, unit="cell", desc="sweep", disable=None) as bar:
+    with (
+        warnings.catch_warnings(),
+        tqdm(total=outcome.total, initial=done, unit="cell", desc="sweep", disable=None) as bar,
+    ):
+        # After Ctrl-C the user is told what was kept; joblib's note on cancelled tasks is noise.
+        warnings.filterwarnings("ignore", ".*tasks which were still being processed", UserWarning)
         for row in execute(todo, settings):
             append_row(results, row)
             outcome.rows.append(row)

@@ -47,7 +47,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     """
     n = len(y)
     rows = np.arange(n)
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
     exps = np.exp(shifted)
     sums = np.add.reduce(exps, axis=1)
     loss = float(np.add.reduce(np.log(sums) - shifted[rows, y])) / n

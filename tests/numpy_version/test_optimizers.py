@@ -54,8 +54,9 @@ def test_every_step_equals_torch_optim(config: TrainConfig) -> None:
     for step, (g, expected) in enumerate(zip(grads, torch_trajectory(config), strict=True)):
         opt.step(g)
         for name, p in params.items():
-            np.testing.assert_allclose(p, expected[name], rtol=1e-13, atol=1e-15,
-                                       err_msg=f"step {step + 1}, {name}")
+            np.testing.assert_allclose(
+                p, expected[name], rtol=1e-13, atol=1e-15, err_msg=f"step {step + 1}, {name}"
+            )
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")
