@@ -26,9 +26,10 @@ Array = np.ndarray
 class LeNet5:
     """NumPy LeNet-5 with the NumpyModel interface: `params`, `forward`, `loss_and_grads`."""
 
-    #: `forward` takes big sets this many images at a time, so the im2col matrices
-    #: (C1's is 100 KB an image) stay near the caches; 256 measured fastest.
-    CHUNK = 256
+    #: `forward` takes big sets this many images at a time. The scratch arrays grow with
+    #: it (~0.2 MB an image, C1's im2col matrix alone 89 KB); 64 to 256 measured equally
+    #: fast, larger was slower.
+    CHUNK = 128
 
     def __init__(
         self,
