@@ -30,9 +30,7 @@ class NumpyModel(Protocol):
         """Images (N, 28, 28) or (N, 784) → logits (N, 10)."""
         ...
 
-    def loss_and_grads(
-        self, x: np.ndarray, y: np.ndarray
-    ) -> tuple[float, dict[str, np.ndarray]]:
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """Mean softmax cross-entropy of the batch (no L2 term) and its gradients by name."""
         ...
 

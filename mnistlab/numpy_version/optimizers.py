@@ -88,7 +88,7 @@ class Adam:
         root_correction2 = math.sqrt(1.0 - self.beta2**self.t)
         for name, p in self.params.items():
             g, m, v, tmp = grads[name], self.m[name], self.v[name], self.scratch[name]
-            m += np.multiply(np.subtract(g, m, out=tmp), 1.0 - self.beta1, out=tmp)
+            m += np.multiply(np.subtract(g, m, out=tmp), 1.0 - self.beta1, out=tmp)  # lerp
             v *= self.beta2
             v += np.multiply(np.multiply(g, g, out=tmp), 1.0 - self.beta2, out=tmp)
             denom = np.sqrt(v, out=tmp)

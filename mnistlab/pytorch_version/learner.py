@@ -35,8 +35,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     """Plain SGD, SGD with (heavy-ball) momentum, or Adam with its defaults.
 
     weight_decay stays 0 because the L2 term belongs to the cost (see TorchLearner.step).
-    fused=True only swaps the per-parameter Python loop for one kernel, the same update
-    (SGD about 1.7×, Adam about 3× faster a step), which matters at batch size 10.
+    fused=True only swaps the per-parameter Python loop for one kernel with the same update;
+    on the lab MLP it made optimizer.step() 1.7× faster for SGD and 3× for Adam.
     """
     if config.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
@@ -55,7 +55,7 @@ class TorchLearner:
         self.model = model
         self.optimizer = make_optimizer(model, config)
         self.dtype = torch_dtype(config.dtype)
-        self.l2_scale = config.l2 / (2 * n_train)  # the cost's λ/(2n)
+        self.l2_scale = config.l2 / (2 * max(n_train, 1))  # the cost's λ/(2n)
         self.weights = [p for name, p in model.named_parameters() if is_weight(name)]
 
     def l2_term(self) -> torch.Tensor:
