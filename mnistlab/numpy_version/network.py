@@ -21,7 +21,7 @@ import numpy as np
 
 from mnistlab.errors import UserError
 from mnistlab.models.init import init_params
-from mnistlab.models.spec import MLPSpec
+from mnistlab.models.spec import MLPSpec, ModelSpec
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
 
 
@@ -101,7 +101,7 @@ def affine(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def own_params(
-    spec: MLPSpec, params: dict[str, np.ndarray], dtype: np.dtype
+    spec: ModelSpec, params: dict[str, np.ndarray], dtype: np.dtype
 ) -> dict[str, np.ndarray]:
     """Private, contiguous copies in `dtype`, after checking names and shapes against spec."""
     shapes = spec.parameter_shapes()
