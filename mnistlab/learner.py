@@ -50,6 +50,11 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[n
 
 EVAL_BATCH = 2_000  # large enough to be fast, small enough to bound memory
 PROGRESS_EVERY = 5_000  # examples between progress callbacks: keeps tqdm out of the hot loop
+# Batches smaller than this train on one thread, on both backends: their matrix products
+# are too small to share out, and a second thread that has to wait for a busy core turns
+# every step into a hand-off (an epoch at batch 10 ran 2× slower with two, or far worse
+# when another process held the other core).
+SINGLE_THREAD_BELOW = 100
 
 
 def accuracy_and_loss(

@@ -21,6 +21,7 @@ from mnistlab.errors import DivergedError
 from mnistlab.learner import (
     EVAL_BATCH,
     PROGRESS_EVERY,
+    SINGLE_THREAD_BELOW,
     Progress,
     Score,
     accuracy_and_loss,
@@ -29,8 +30,6 @@ from mnistlab.learner import (
 from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec, is_weight
 from mnistlab.numpy_version.model import NumpyModel
 from mnistlab.numpy_version.optimizers import make_optimizer
-
-SINGLE_THREAD_BELOW = 100  # batch sizes below this train with one BLAS thread (see blas_threads)
 
 
 class NumpyLearner:

@@ -9,6 +9,8 @@ on both backends, and both see the same shuffled batches from `minibatches`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from mnistlab.errors import DivergedError
 from mnistlab.learner import (
     EVAL_BATCH,
     PROGRESS_EVERY,
+    SINGLE_THREAD_BELOW,
     Progress,
     Score,
     accuracy_and_loss,
@@ -86,11 +89,17 @@ class TorchLearner:
     def train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
     ) -> float:
-        """One shuffled pass; returns the mean batch cross-entropy plus the final L2 term.
+        """One shuffled pass; returns the mean batch cross-entropy plus the final L2 term."""
+        small = self.config.batch_size < SINGLE_THREAD_BELOW
+        with torch_threads(1) if small else nullcontext():
+            return self._train_epoch(x, y, rng, progress)
 
-        Losses are summed as a tensor and read (.item()) only every PROGRESS_EVERY
-        examples, which is also when divergence is checked and progress reported.
-        """
+    def _train_epoch(
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
+    ) -> float:
+        """train_epoch's loop. Losses are summed as a tensor and read (.item()) only every
+        PROGRESS_EVERY examples, which is also when divergence is checked and progress
+        reported: a read forces PyTorch to finish the step, and costs one each time."""
         self.model.train()
         xs, ys = as_tensor(x), as_tensor(y).long()  # .long() copies only non-int64 labels
         ce_sum = torch.zeros((), dtype=self.dtype)
@@ -140,6 +149,20 @@ class TorchLearner:
         """Copies (never views) of the parameters under the spec's names, in spec order."""
         state = self.model.state_dict()
         return {name: state[name].detach().numpy().copy() for name in self.spec.parameter_shapes()}
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with PyTorch's intra-op thread count at `n`, then restore it."""
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def make_learner(

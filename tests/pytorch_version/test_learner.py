@@ -10,7 +10,7 @@ import torch
 
 from mnistlab.config import TrainConfig
 from mnistlab.errors import DivergedError
-from mnistlab.learner import PROGRESS_EVERY, accuracy_and_loss
+from mnistlab.learner import PROGRESS_EVERY, SINGLE_THREAD_BELOW, accuracy_and_loss
 from mnistlab.models.init import init_params
 from mnistlab.models.spec import LeNet5Spec, MLPSpec
 from mnistlab.pytorch_version.learner import make_learner
@@ -202,3 +202,20 @@ def test_optimizers_leave_l2_to_the_cost(optimizer, kind, momentum):
         assert (group["momentum"], group["dampening"], group["nesterov"]) == (momentum, 0, False)
     else:
         assert group["betas"] == (0.9, 0.999) and group["eps"] == 1e-8
+
+
+@pytest.mark.parametrize(("batch", "threads_inside"), [(10, 1), (SINGLE_THREAD_BELOW, 2)])
+def test_small_batches_train_on_one_thread_and_restore_the_count(batch, threads_inside):
+    n = PROGRESS_EVERY
+    x, y = np.zeros((n, 28, 28), dtype=np.float32), np.zeros(n, dtype=np.int64)
+    learner = make_learner(MLPSpec(hidden=(2,)), TrainConfig(batch_size=batch), n)
+    seen: list[int] = []
+    torch.set_num_threads(2)
+    try:
+        learner.train_epoch(
+            x, y, np.random.default_rng(0), lambda _: seen.append(torch.get_num_threads())
+        )
+        assert seen == [threads_inside]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
