@@ -14,7 +14,11 @@ DTYPES = ("float32", "float64")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. `l2` is λ in the cost term λ/(2n)·Σ‖W‖², n = training-set size."""
+    """How to train. `l2` is λ in the cost term λ/(2n)·Σ‖W‖², n = training-set size.
+
+    `lr_decay` multiplies the learning rate after every epoch (epoch e trains at
+    lr·lr_decay^(e−1)); the default 1 keeps it fixed, as the lab's sweep requires.
+    """
 
     lr: float = 0.01
     l2: float = 5.0
@@ -24,10 +28,13 @@ class TrainConfig:
     epochs: int = 30
     seed: int = 0
     dtype: str = "float32"
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UserError(f"the learning rate must be a positive number, got {self.lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise UserError(f"the learning-rate decay must be in (0, 1], got {self.lr_decay}")
         if not (math.isfinite(self.l2) and self.l2 >= 0):
             raise UserError(f"the L2 strength must be zero or positive, got {self.l2}")
         if self.optimizer not in OPTIMIZERS:
@@ -42,6 +49,10 @@ class TrainConfig:
             raise UserError(f"the number of epochs must be at least 1, got {self.epochs}")
         if self.dtype not in DTYPES:
             raise UserError(f"unknown dtype {self.dtype!r}: choose float32 or float64")
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of epoch `epoch` (counted from 1)."""
+        return self.lr * self.lr_decay ** (epoch - 1)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -121,6 +121,8 @@ def test_checksum_mismatch(capsys, tmp_path, data_copy) -> None:
         (["--hidden", "64,0"], ["m=0"]),
         (["--lr", "0"], ["learning rate"]),
         (["--lr", "-0.5"], ["learning rate"]),
+        (["--lr-decay", "0"], ["decay"]),
+        (["--lr-decay", "1.5"], ["decay"]),
         (["--activation", "softplus"], ["activation"]),
         (["--epochs", "0"], ["epochs"]),
         (["--model", "lenet5", "--hidden", "100"], ["--hidden"]),

@@ -75,6 +75,13 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int = DEFAULTS.epochs) -
         "--lr", type=float, default=DEFAULTS.lr, help=f"learning rate (default: {DEFAULTS.lr})"
     )
     p.add_argument(
+        "--lr-decay",
+        type=float,
+        default=DEFAULTS.lr_decay,
+        metavar="GAMMA",
+        help="multiply the learning rate by GAMMA after every epoch (default: 1, fixed)",
+    )
+    p.add_argument(
         "--l2",
         type=float,
         default=DEFAULTS.l2,
@@ -111,6 +118,7 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int = DEFAULTS.epochs) -
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         lr=args.lr,
+        lr_decay=args.lr_decay,
         l2=args.l2,
         optimizer=args.optimizer,
         momentum=args.momentum,

@@ -108,6 +108,7 @@ def settings_from_args(args: argparse.Namespace) -> SweepSettings:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_decay=args.lr_decay,
         l2=args.l2,
         optimizer=args.optimizer,
         momentum=args.momentum,

@@ -245,6 +245,7 @@ def lenet_plans(plan: ReportPlan, settings: SweepSettings) -> list[RunPlan]:
     """LeNet-5 on each backend with the sweep's hyper-parameters and base seed."""
     config = TrainConfig(
         lr=settings.lr,
+        lr_decay=settings.lr_decay,
         l2=settings.l2,
         optimizer=settings.optimizer,
         momentum=settings.momentum,

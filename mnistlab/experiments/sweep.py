@@ -77,10 +77,12 @@ class SweepSettings:
     data_dir: str | None = None
     seed: int = 0
     dtype: str = "float32"
+    lr_decay: float = 1.0  # the lab's sweep keeps the learning rate fixed
 
     def train_config(self, cell: Cell) -> TrainConfig:
         return TrainConfig(
             lr=self.lr,
+            lr_decay=self.lr_decay,
             l2=self.l2,
             optimizer=self.optimizer,
             momentum=self.momentum,
@@ -104,6 +106,8 @@ class SweepSettings:
         """
         data = self.to_json()
         del data["data_dir"]
+        if data["lr_decay"] == 1.0:
+            del data["lr_decay"]  # sweeps from before the option existed stay resumable
         return data
 
 

@@ -59,6 +59,7 @@ class NumpyLearner:
     ) -> float:
         """train_epoch's loop: the model's gradients plus L2, one optimiser step a batch."""
         epoch = self.epochs_done + 1
+        self.optimizer.lr = self.config.lr_at(epoch)
         total_loss = 0.0
         steps = 0
         unreported = 0

@@ -24,6 +24,8 @@ from mnistlab.config import TrainConfig
 
 
 class Optimizer(Protocol):
+    lr: float  # read at every step, so a schedule may change it between epochs
+
     def step(self, grads: dict[str, np.ndarray]) -> None:
         """Move every parameter against its gradient, in place."""
         ...

@@ -60,6 +60,7 @@ class TorchLearner:
         self.dtype = torch_dtype(config.dtype)
         self.l2_scale = config.l2 / (2 * max(n_train, 1))  # the cost's λ/(2n)
         self.weights = [p for name, p in model.named_parameters() if is_weight(name)]
+        self.epochs_done = 0
 
     def l2_term(self) -> torch.Tensor:
         """λ/(2n)·Σ‖W‖² over the weights; biases are not regularised."""
@@ -100,6 +101,9 @@ class TorchLearner:
         """train_epoch's loop. Losses are summed as a tensor and read (.item()) only every
         PROGRESS_EVERY examples, which is also when divergence is checked and progress
         reported: a read forces PyTorch to finish the step, and costs one each time."""
+        epoch = self.epochs_done + 1
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr_at(epoch)
         self.model.train()
         xs, ys = as_tensor(x), as_tensor(y).long()  # .long() copies only non-int64 labels
         ce_sum = torch.zeros((), dtype=self.dtype)
@@ -120,6 +124,7 @@ class TorchLearner:
         self._check(mean_cost)
         if progress is not None and unreported:
             progress(unreported)
+        self.epochs_done = epoch
         return mean_cost
 
     def _check(self, loss: float) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mnistlab.config import TrainConfig
+from mnistlab.models.spec import MLPSpec
 from mnistlab.numpy_version.optimizers import SGD, Adam, Momentum, make_optimizer
 
 STEPS = 6
@@ -100,3 +101,25 @@ def test_make_optimizer_builds_what_the_config_names() -> None:
     assert isinstance(make_optimizer(TrainConfig(optimizer="momentum"), params), Momentum)
     adam = make_optimizer(TrainConfig(optimizer="adam", lr=0.003), params)
     assert isinstance(adam, Adam) and adam.lr == 0.003
+
+
+def test_the_learner_sets_each_epochs_learning_rate_from_the_decay():
+    from mnistlab.numpy_version.learner import make_learner
+
+    config = TrainConfig(lr=0.1, lr_decay=0.5, optimizer="sgd", batch_size=5)
+    x = np.zeros((10, 28, 28), dtype=np.float32)
+    y = np.zeros(10, dtype=np.int64)
+    learner = make_learner(MLPSpec(hidden=(3,)), config, len(y))
+    seen = []
+    for _ in range(3):
+        learner.train_epoch(x, y, np.random.default_rng(0), None)
+        seen.append(learner.optimizer.lr)
+    assert seen == [0.1, 0.05, 0.025]
+
+
+@pytest.mark.parametrize("decay", [0.0, -0.5, 1.5, float("nan")])
+def test_decay_outside_zero_to_one_is_refused(decay):
+    from mnistlab.errors import UserError
+
+    with pytest.raises(UserError, match="decay"):
+        TrainConfig(lr_decay=decay)
