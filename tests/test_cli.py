@@ -180,3 +180,27 @@ def test_real_process_exits_2_without_traceback(tmp_path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], {"l2": 5.0, "lr_decay": 1.0, "epochs": 30}),
+        (["--model", "lenet5"], {"l2": 25.0, "lr_decay": 0.8, "epochs": 15}),
+        (
+            ["--model", "lenet5", "--l2", "3", "--lr-decay", "1", "--epochs", "2"],
+            {"l2": 3.0, "lr_decay": 1.0, "epochs": 2},
+        ),
+        (["--l2", "0"], {"l2": 0.0, "lr_decay": 1.0, "epochs": 30}),
+    ],
+)
+def test_each_model_gets_its_own_defaults_unless_flags_say_otherwise(argv, expected) -> None:
+    import argparse
+
+    from mnistlab.commands import common
+
+    parser = argparse.ArgumentParser()
+    common.add_model_flags(parser)
+    common.add_train_flags(parser)
+    config = common.config_from_args(parser.parse_args(argv))
+    assert {key: getattr(config, key) for key in expected} == expected

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from mnistlab.backends import BACKENDS
-from mnistlab.config import OPTIMIZERS, TrainConfig
+from mnistlab.config import OPTIMIZERS, TrainConfig, default_config
 from mnistlab.models.spec import ACTIVATIONS, DEFAULT_HIDDEN, ModelSpec, build_spec
 
 DEFAULTS = TrainConfig()
+LENET5 = default_config("lenet5")
 
 
 def add_data_flags(p: argparse.ArgumentParser) -> None:
@@ -63,8 +64,17 @@ def model_flags_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, f, None) is not None for f in ("model", "hidden", "activation"))
 
 
-def add_train_flags(p: argparse.ArgumentParser, epochs: int = DEFAULTS.epochs) -> None:
-    p.add_argument("--epochs", type=int, default=epochs, help=f"default: {epochs}")
+def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> None:
+    """Training flags. Left at None, --epochs, --l2 and --lr-decay take the model's defaults
+    (default_config) in config_from_args; `epochs` fixes that default for every model."""
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=epochs,
+        help=f"default: {epochs}"
+        if epochs
+        else f"default: {DEFAULTS.epochs} for the MLP, {LENET5.epochs} for LeNet-5",
+    )
     p.add_argument(
         "--batch-size",
         type=int,
@@ -77,15 +87,17 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int = DEFAULTS.epochs) -
     p.add_argument(
         "--lr-decay",
         type=float,
-        default=DEFAULTS.lr_decay,
+        default=None,
         metavar="GAMMA",
-        help="multiply the learning rate by GAMMA after every epoch (default: 1, fixed)",
+        help="multiply the learning rate by GAMMA after every epoch "
+        f"(default: 1, fixed, for the MLP; {LENET5.lr_decay:g} for LeNet-5)",
     )
     p.add_argument(
         "--l2",
         type=float,
-        default=DEFAULTS.l2,
-        help=f"λ in the cost term λ/(2n)·Σ‖W‖² (default: {DEFAULTS.l2})",
+        default=None,
+        help=f"λ in the cost term λ/(2n)·Σ‖W‖² (default: {DEFAULTS.l2:g} for the MLP, "
+        f"{LENET5.l2:g} for LeNet-5)",
     )
     p.add_argument(
         "--optimizer",
@@ -116,14 +128,15 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int = DEFAULTS.epochs) -
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    base = default_config(getattr(args, "model", None) or "mlp")
     return TrainConfig(
         lr=args.lr,
-        lr_decay=args.lr_decay,
-        l2=args.l2,
+        lr_decay=base.lr_decay if args.lr_decay is None else args.lr_decay,
+        l2=base.l2 if args.l2 is None else args.l2,
         optimizer=args.optimizer,
         momentum=args.momentum,
         batch_size=args.batch_size,
-        epochs=args.epochs,
+        epochs=base.epochs if args.epochs is None else args.epochs,
         seed=args.seed,
         dtype=args.dtype,
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from mnistlab.config import TrainConfig
+from mnistlab.config import LENET5_RECIPE, TrainConfig
 from mnistlab.data.splits import Split, Splits
 from mnistlab.errors import UserError
 from mnistlab.fileio import write_json, write_text
@@ -301,9 +301,10 @@ def lenet_plan(
     activation: str = "relu",
     dataset: str = "mnist",
 ) -> RunPlan:
-    """LeNet-5 with the MLP's hyper-parameters except the number of epochs."""
+    """LeNet-5 with the MLP's learning rate, optimiser and batch size, and its own recipe's
+    L2 strength and learning-rate decay (config.LENET5_RECIPE), for `epochs` epochs."""
     spec = LeNet5Spec(activation=activation)
-    config = replace(config, epochs=epochs)
+    config = replace(config, **{**LENET5_RECIPE, "epochs": epochs})
     return RunPlan(f"{backend}-lenet5", backend, spec, config, limit_train, dataset)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mnistlab.cli import main
-from mnistlab.config import TrainConfig
+from mnistlab.config import TrainConfig, default_config
 from mnistlab.errors import UserError
 from mnistlab.experiments import compare
 from mnistlab.models.init import init_params
@@ -161,7 +162,7 @@ def test_compare_bad_flags(tmp_path: Path, capsys, flag: list[str]) -> None:
 
 def test_lenet_model_skips_the_model_table(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cmp"
-    config = TrainConfig(epochs=1)
+    config = dataclasses.replace(default_config("lenet5"), epochs=1)  # what the flags give
     for p in compare.backend_plans(LeNet5Spec(), config, 500):
         fake_run(p, out / p.name)
     args = ["compare", "--model", "lenet5", "--epochs", "1", "--limit-train", "500"]
