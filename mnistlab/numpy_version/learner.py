@@ -3,6 +3,11 @@
 The model supplies the cross-entropy and its gradients; this module adds the L2 term of the
 cost, C = CE + λ/(2n)·Σ‖W‖² (weights only, n = training-set size), whose gradient is
 (λ/n)·W, and hands the sum to the optimiser. The gradient checker tests exactly this cost.
+
+A training step allocates nothing the size of the weights: the model writes its gradients
+into one reused vector, already multiplied by the factor the optimiser asks for (lr for
+SGD and momentum), the L2 term is one operation on the leading weight slice of that
+vector, and the optimiser updates θ as one vector.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from mnistlab.learner import (
     accuracy_and_loss,
     minibatches,
 )
-from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec, is_weight
+from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.numpy_version.model import NumpyModel
 from mnistlab.numpy_version.optimizers import make_optimizer
+from mnistlab.numpy_version.parameters import ParameterVector
 
 
 class NumpyLearner:
@@ -41,9 +47,10 @@ class NumpyLearner:
         self.config = config
         self.n_train = n_train
         self.decay = config.l2 / max(n_train, 1)  # λ/n, the L2 gradient is decay·W
-        self.optimizer = make_optimizer(config, model.params)
-        self.weights = [name for name in model.params if is_weight(name)]
-        self.scratch = {name: np.empty_like(model.params[name]) for name in self.weights}
+        self.theta = model.theta
+        self.grad = model.theta.zeros_like()  # reused by every training step
+        self.scratch = np.empty_like(self.theta.weights)
+        self.optimizer = make_optimizer(config, self.theta.vector)
         self.epochs_done = 0
 
     def train_epoch(
@@ -60,16 +67,18 @@ class NumpyLearner:
         """train_epoch's loop: the model's gradients plus L2, one optimiser step a batch."""
         epoch = self.epochs_done + 1
         self.optimizer.lr = self.config.lr_at(epoch)
+        scale = self.optimizer.grad_scale
+        model, grad, step = self.model, self.grad, self.optimizer.step
         total_loss = 0.0
         steps = 0
         unreported = 0
         for idx in minibatches(len(y), self.config.batch_size, rng):
-            loss, grads = self.model.loss_and_grads(x[idx], y[idx])
+            loss = model.loss_and_grads(x[idx], y[idx], scale=scale, out=grad)[0]
             steps += 1
             if not math.isfinite(loss):
                 raise diverged(loss, f"epoch {epoch}, step {steps}")
-            self.add_l2_grads(grads)
-            self.optimizer.step(grads)
+            self.add_l2_grad(grad, scale)
+            step(grad.vector)
             total_loss += loss
             unreported += len(idx)
             if progress is not None and unreported >= PROGRESS_EVERY:
@@ -83,27 +92,26 @@ class NumpyLearner:
             raise diverged(cost, f"the end of epoch {epoch}")
         return cost
 
-    def add_l2_grads(self, grads: dict[str, np.ndarray]) -> None:
-        """grad W += (λ/n)·W for every weight, in place; biases are not regularised."""
+    def add_l2_grad(self, grad: ParameterVector, scale: float = 1.0) -> None:
+        """grad W += scale·(λ/n)·W for every weight, in place; biases are not regularised."""
         if self.decay == 0.0:
             return
-        for name in self.weights:
-            grads[name] += np.multiply(self.model.params[name], self.decay, out=self.scratch[name])
+        weight_grads = grad.weights  # a view: += updates grad in place
+        weight_grads += np.multiply(self.theta.weights, scale * self.decay, out=self.scratch)
 
     def l2_penalty(self) -> float:
         """λ/(2n)·Σ‖W‖², the regularisation part of the cost."""
         if self.decay == 0.0:
             return 0.0  # not 0·∞ = nan when the weights have blown up
-        total = 0.0
-        for name in self.weights:
-            w = self.model.params[name].ravel()
-            total += float(np.dot(w, w))
-        return 0.5 * self.decay * total
+        w = self.theta.weights
+        return 0.5 * self.decay * float(np.dot(w, w))
 
     def cost_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """The full regularised cost on (x, y) and its gradients: what training descends."""
-        loss, grads = self.model.loss_and_grads(x, y)
-        self.add_l2_grads(grads)
+        """The full regularised cost on (x, y) and its gradients (new arrays, by name):
+        what training descends."""
+        grad = self.theta.zeros_like()
+        loss, grads = self.model.loss_and_grads(x, y, out=grad)
+        self.add_l2_grad(grad)
         return loss + self.l2_penalty(), grads
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> Score:

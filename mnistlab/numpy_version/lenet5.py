@@ -18,7 +18,7 @@ from mnistlab.models.init import init_params
 from mnistlab.models.spec import IMAGE_SIDE, N_INPUTS, LeNet5Spec
 from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, to_nchw
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
-from mnistlab.numpy_version.network import own_params
+from mnistlab.numpy_version.parameters import ParameterVector
 
 Array = np.ndarray
 
@@ -43,7 +43,8 @@ class LeNet5:
         self.dtype = np.dtype(dtype)
         if params is None:
             params = init_params(spec, np.random.default_rng(seed), self.dtype)
-        self.params = own_params(spec, params, self.dtype)
+        self.theta = ParameterVector.of(spec, params, self.dtype)
+        self.params = self.theta.views
         self.activation = ACTIVATIONS[spec.activation]
         self.conv1, self.conv2, self.conv3 = Conv2D(padding=2), Conv2D(), Conv2D()
         self.pool1, self.pool2 = MaxPool2x2(), MaxPool2x2()
@@ -59,12 +60,20 @@ class LeNet5:
         """Logits (N, 10) for a (1, N, 28, 28) chunk, caching nothing."""
         return self._logits(*self._maps(a0, cache=False))[1].T
 
-    def loss_and_grads(self, x: Array, y: Array) -> tuple[float, dict[str, Array]]:
-        """Mean softmax cross-entropy of the batch and ∂loss/∂p for every parameter p."""
+    def loss_and_grads(
+        self, x: Array, y: Array, *, scale: float = 1.0, out: ParameterVector | None = None
+    ) -> tuple[float, dict[str, Array]]:
+        """Mean softmax cross-entropy of the batch and scale·∂loss/∂p for every parameter p,
+        into `out` when given (see NumpyModel)."""
         a1, a2, a3 = self._maps(self._as_input(x), cache=True)
         a4, logits = self._logits(a1, a2, a3)
-        loss, dlogits = softmax_cross_entropy(logits.T, np.asarray(y))
-        return loss, self._backward(dlogits.T, a1, a2, a3, a4)
+        loss, dlogits = softmax_cross_entropy(logits.T, np.asarray(y), scale)
+        grads = self._backward(dlogits.T, a1, a2, a3, a4)
+        if out is None:
+            return loss, grads
+        for name, g in grads.items():  # a copy, but small next to the convolutions
+            out.views[name][...] = g
+        return loss, out.views
 
     def feature_maps(self, x: Array) -> dict[str, Array]:
         """What the convolutions see: activations of C1 (N, 6, 28, 28), C3 (N, 16, 10, 10)

@@ -18,41 +18,58 @@ from typing import Protocol
 import numpy as np
 
 from mnistlab.models.spec import ModelSpec
+from mnistlab.numpy_version.parameters import ParameterVector
 
 
 class NumpyModel(Protocol):
     """A network whose parameters are NumPy arrays that the optimisers update in place."""
 
     spec: ModelSpec
-    params: dict[str, np.ndarray]  # live arrays under the spec's names and shapes
+    theta: ParameterVector  # every parameter in one vector
+    params: dict[str, np.ndarray]  # theta's named views, under the spec's names and shapes
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Images (N, 28, 28) or (N, 784) → logits (N, 10)."""
         ...
 
-    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean softmax cross-entropy of the batch (no L2 term) and its gradients by name."""
+    def loss_and_grads(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        scale: float = 1.0,
+        out: ParameterVector | None = None,
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean softmax cross-entropy of the batch (no L2 term) and, by name, the gradients
+        of `scale` × that loss: written into `out`'s views when given, else into new arrays.
+
+        A scale costs nothing (it multiplies the small output δ) and lets an optimiser ask
+        for lr·∇ directly, saving a pass over every weight at every step.
+        """
         ...
 
 
-def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of softmax(logits) against labels y, and its gradient wrt logits.
+def softmax_cross_entropy(
+    logits: np.ndarray, y: np.ndarray, scale: float = 1.0
+) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of softmax(logits) against labels y, and `scale` × its gradient
+    with respect to the logits.
 
     Shifting each row by its maximum makes every exponent ≤ 0, so exp cannot overflow, and
     the loss is taken in log-sum-exp form, log Σ e^z − z_y, so it never takes log(0) even
     when the softmax of the right class underflows. The gradient is (softmax − onehot)/N;
-    the one-hot is never built: 1 is subtracted at [row, label] instead.
+    the one-hot is never built: 1/N is subtracted at [row, label] instead.
     """
     n = len(y)
     rows = np.arange(n)
-    shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
-    exps = np.exp(shifted)
-    sums = np.add.reduce(exps, axis=1)
-    loss = float(np.add.reduce(np.log(sums) - shifted[rows, y])) / n
-    exps /= sums[:, None]
-    exps[rows, y] -= 1.0
-    exps *= 1.0 / n  # a Python float keeps float32 arrays float32
-    return loss, exps
+    z = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+    label_z = z[rows, y]
+    np.exp(z, out=z)
+    sums = np.add.reduce(z, axis=1)
+    loss = float(np.add.reduce(np.log(sums) - label_z)) / n
+    z *= (scale / n) / sums[:, None]  # Python floats keep float32 arrays float32
+    z[rows, y] -= scale / n
+    return loss, z
 
 
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

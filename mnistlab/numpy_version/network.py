@@ -12,17 +12,18 @@ and backprop, with δ = ∂C/∂z for the batch, gives
 
 BLAS reads the transposes in place, without copies. Everything stays in the network's
 dtype: NumPy only upcasts float32 when an operand is float64, so inputs are cast once on
-the way in, and the input layer's δ, which nothing needs, is never computed.
+the way in, and the input layer's δ, which nothing needs, is never computed. The
+parameters live in one vector θ (see parameters.py); `params` names its views.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mnistlab.errors import UserError
 from mnistlab.models.init import init_params
-from mnistlab.models.spec import MLPSpec, ModelSpec
+from mnistlab.models.spec import MLPSpec
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
+from mnistlab.numpy_version.parameters import ParameterVector
 
 
 class Network:
@@ -40,7 +41,8 @@ class Network:
         self.dtype = np.dtype(dtype)
         if params is None:
             params = init_params(spec, np.random.default_rng(seed), self.dtype)
-        self.params = own_params(spec, params, self.dtype)
+        self.theta = ParameterVector.of(spec, params, self.dtype)
+        self.params = self.theta.views
         self.activation = ACTIVATIONS[spec.activation]
         self.num_layers = len(spec.sizes)
         self.names = [
@@ -62,20 +64,28 @@ class Network:
             outputs.append(a)
         return outputs
 
-    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean cross-entropy of the batch and its gradient for every parameter.
+    def loss_and_grads(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        scale: float = 1.0,
+        out: ParameterVector | None = None,
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean cross-entropy of the batch and `scale` × its gradient for every parameter
+        (into `out` when given; see NumpyModel).
 
         One backward sweep over the layers, each a pair of matrix products for the whole
         batch. The input layer's δ is never formed: nothing upstream needs it.
         """
         outputs = self.feedforward(x)
-        loss, delta = softmax_cross_entropy(outputs[-1], y)
-        grads: dict[str, np.ndarray] = {}
+        loss, delta = softmax_cross_entropy(outputs[-1], y, scale)
+        grads = (out or self.theta.zeros_like()).views
         for i in range(len(self.names) - 1, -1, -1):
             w_name, b_name = self.names[i]
             a = outputs[i]
-            grads[w_name] = delta.T @ a
-            grads[b_name] = np.add.reduce(delta, axis=0)
+            np.matmul(delta.T, a, out=grads[w_name])
+            np.add.reduce(delta, axis=0, out=grads[b_name])
             if i > 0:
                 delta = self.activation.backprop(delta @ self.params[w_name], a)
         return loss, grads
@@ -98,23 +108,3 @@ def affine(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
     z = (w @ a.T).T
     z += b
     return z
-
-
-def own_params(
-    spec: ModelSpec, params: dict[str, np.ndarray], dtype: np.dtype
-) -> dict[str, np.ndarray]:
-    """Private, contiguous copies in `dtype`, after checking names and shapes against spec."""
-    shapes = spec.parameter_shapes()
-    if set(params) != set(shapes):
-        missing = sorted(set(shapes) - set(params))
-        extra = sorted(set(params) - set(shapes))
-        raise UserError(
-            f"parameters do not match {spec.describe()}: missing {missing}, unexpected {extra}"
-        )
-    owned: dict[str, np.ndarray] = {}
-    for name, shape in shapes.items():
-        value = np.array(params[name], dtype=dtype, order="C", copy=True)
-        if value.shape != shape:
-            raise UserError(f"parameter {name} has shape {value.shape}, expected {shape}")
-        owned[name] = value
-    return owned

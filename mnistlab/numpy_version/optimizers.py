@@ -1,16 +1,19 @@
-"""Gradient descent, momentum and Adam, written out by hand with PyTorch's exact formulas.
+"""Gradient descent, momentum and Adam, written out by hand with PyTorch's update rules.
 
-The NumPy and PyTorch backends are meant to agree step for step, so each update follows
-torch.optim's arithmetic (same order of operations where it affects rounding):
+The NumPy and PyTorch backends are meant to agree step for step, so each optimiser makes
+torch.optim's update (torch SGD: dampening 0, no Nesterov):
 
     sgd        p ← p − lr·g
-    momentum   v ← μ·v + g;  p ← p − lr·v          (torch SGD, dampening 0, no Nesterov)
+    momentum   v ← μ·v + g;  p ← p − lr·v
     adam       m ← m + (1−β₁)(g − m);  v ← β₂·v + (1−β₂)·g²
                p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)
 
-Every update is done in place, in the parameters' own dtype, through one scratch array
-per parameter: at batch size 10 the optimiser runs 5,000 times an epoch, so it avoids
-allocating temporaries. Scalars are Python floats, which never upcast float32 arrays.
+Each works on θ, every parameter in one vector (see parameters.py), in place, in its own
+dtype, so a step is a few whole-vector NumPy calls. SGD and momentum also take their
+gradient already multiplied by lr (`grad_scale`): the model scales its small output δ
+for free, and each step saves a pass over all the weights. Momentum therefore keeps
+u = lr·v, the same steps in exact arithmetic (u ← μ·u + lr·g; p ← p − u), and rescales u
+when the learning rate changes. Scalars are Python floats, which never upcast float32.
 """
 
 from __future__ import annotations
@@ -24,87 +27,108 @@ from mnistlab.config import TrainConfig
 
 
 class Optimizer(Protocol):
-    lr: float  # read at every step, so a schedule may change it between epochs
+    lr: float  # may change between epochs (a learning-rate schedule)
 
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        """Move every parameter against its gradient, in place."""
+    @property
+    def grad_scale(self) -> float:
+        """The factor that the gradient handed to `step` must already carry."""
+        ...
+
+    def step(self, grad: np.ndarray) -> None:
+        """Move θ against grad_scale × its gradient, in place."""
         ...
 
 
 class SGD:
-    """Plain stochastic gradient descent: p ← p − lr·g."""
+    """Plain stochastic gradient descent: p ← p − lr·g, given lr·g."""
 
-    def __init__(self, params: dict[str, np.ndarray], lr: float) -> None:
-        self.params = params
+    def __init__(self, theta: np.ndarray, lr: float) -> None:
+        self.theta = theta
         self.lr = float(lr)
-        self.scratch = {name: np.empty_like(p) for name, p in params.items()}
 
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        for name, p in self.params.items():
-            p -= np.multiply(grads[name], self.lr, out=self.scratch[name])
+    @property
+    def grad_scale(self) -> float:
+        return self.lr
+
+    def step(self, grad: np.ndarray) -> None:
+        np.subtract(self.theta, grad, out=self.theta)
 
 
 class Momentum:
-    """SGD with momentum: v ← μ·v + g; p ← p − lr·v.
+    """SGD with momentum, v ← μ·v + g; p ← p − lr·v, kept as u = lr·v and given lr·g.
 
-    v starts at zero, so the first step sets v = g exactly, as PyTorch does.
+    u starts at zero, so the first step is p − lr·g exactly, as in PyTorch.
     """
 
-    def __init__(self, params: dict[str, np.ndarray], lr: float, momentum: float) -> None:
-        self.params = params
-        self.lr = float(lr)
+    def __init__(self, theta: np.ndarray, lr: float, momentum: float) -> None:
+        self.theta = theta
+        self._lr = float(lr)
         self.momentum = float(momentum)
-        self.velocity = {name: np.zeros_like(p) for name, p in params.items()}
-        self.scratch = {name: np.empty_like(p) for name, p in params.items()}
+        self.velocity = np.zeros_like(theta)  # u = lr·v
 
-    def step(self, grads: dict[str, np.ndarray]) -> None:
-        for name, p in self.params.items():
-            v = self.velocity[name]
-            v *= self.momentum
-            v += grads[name]
-            p -= np.multiply(v, self.lr, out=self.scratch[name])
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        """A new rate applies to the stored v too: u = lr·v becomes new_lr·v."""
+        if value != self._lr:
+            self.velocity *= float(value) / self._lr
+            self._lr = float(value)
+
+    @property
+    def grad_scale(self) -> float:
+        return self._lr
+
+    def step(self, grad: np.ndarray) -> None:
+        u = self.velocity
+        u *= self.momentum
+        u += grad
+        np.subtract(self.theta, u, out=self.theta)
 
 
 class Adam:
     """Adam with bias correction (Kingma & Ba), PyTorch's defaults and arithmetic."""
 
+    grad_scale = 1.0  # Adam is invariant to the gradient's scale only up to ε: take it plain
+
     def __init__(
         self,
-        params: dict[str, np.ndarray],
+        theta: np.ndarray,
         lr: float,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ) -> None:
-        self.params = params
+        self.theta = theta
         self.lr = float(lr)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
         self.t = 0
-        self.m = {name: np.zeros_like(p) for name, p in params.items()}
-        self.v = {name: np.zeros_like(p) for name, p in params.items()}
-        self.scratch = {name: np.empty_like(p) for name, p in params.items()}
+        self.m = np.zeros_like(theta)
+        self.v = np.zeros_like(theta)
+        self.scratch = np.empty_like(theta)
 
-    def step(self, grads: dict[str, np.ndarray]) -> None:
+    def step(self, grad: np.ndarray) -> None:
         self.t += 1
         step_size = self.lr / (1.0 - self.beta1**self.t)
         root_correction2 = math.sqrt(1.0 - self.beta2**self.t)
-        for name, p in self.params.items():
-            g, m, v, tmp = grads[name], self.m[name], self.v[name], self.scratch[name]
-            m += np.multiply(np.subtract(g, m, out=tmp), 1.0 - self.beta1, out=tmp)  # lerp
-            v *= self.beta2
-            v += np.multiply(np.multiply(g, g, out=tmp), 1.0 - self.beta2, out=tmp)
-            denom = np.sqrt(v, out=tmp)
-            denom /= root_correction2
-            denom += self.eps
-            p -= np.multiply(np.divide(m, denom, out=tmp), step_size, out=tmp)
+        g, m, v, tmp = grad, self.m, self.v, self.scratch
+        m += np.multiply(np.subtract(g, m, out=tmp), 1.0 - self.beta1, out=tmp)  # lerp
+        v *= self.beta2
+        v += np.multiply(np.multiply(g, g, out=tmp), 1.0 - self.beta2, out=tmp)
+        denom = np.sqrt(v, out=tmp)
+        denom /= root_correction2
+        denom += self.eps
+        self.theta -= np.multiply(np.divide(m, denom, out=tmp), step_size, out=tmp)
 
 
-def make_optimizer(config: TrainConfig, params: dict[str, np.ndarray]) -> Optimizer:
-    """The optimiser `config` names, bound to the live parameter arrays it will update."""
+def make_optimizer(config: TrainConfig, theta: np.ndarray) -> Optimizer:
+    """The optimiser `config` names, bound to the live parameter vector θ it will update."""
     if config.optimizer == "sgd":
-        return SGD(params, config.lr)
+        return SGD(theta, config.lr)
     if config.optimizer == "momentum":
-        return Momentum(params, config.lr, config.momentum)
+        return Momentum(theta, config.lr, config.momentum)
     if config.optimizer == "adam":
-        return Adam(params, config.lr)
+        return Adam(theta, config.lr)
     raise ValueError(f"unknown optimizer {config.optimizer!r}")

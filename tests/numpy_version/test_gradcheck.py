@@ -47,14 +47,14 @@ class WrongBackprop:
 
     def __init__(self, net: Network, name: str, factor: float) -> None:
         self.net, self.name, self.factor = net, name, factor
-        self.spec, self.params = net.spec, net.params
+        self.spec, self.theta, self.params = net.spec, net.theta, net.params
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.net.forward(x)
 
-    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        loss, grads = self.net.loss_and_grads(x, y)
-        grads[self.name] = grads[self.name] * self.factor
+    def loss_and_grads(self, x, y, *, scale=1.0, out=None) -> tuple[float, dict[str, np.ndarray]]:
+        loss, grads = self.net.loss_and_grads(x, y, scale=scale, out=out)
+        grads[self.name] *= self.factor  # in place: a view of `out` when one is given
         return loss, grads
 
 

@@ -12,31 +12,29 @@ from mnistlab.numpy_version.optimizers import SGD, Adam, Momentum, make_optimize
 STEPS = 6
 
 
-def start(dtype: type = np.float64) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-    """Parameters and a sequence of gradients, as an optimiser would see them."""
+def start(dtype: type = np.float64) -> tuple[np.ndarray, list[np.ndarray]]:
+    """θ (a 4×3 weight and a bias of 4, as one vector) and a sequence of gradients."""
     rng = np.random.default_rng(0)
-    params = {"layers.0.weight": rng.normal(size=(4, 3)), "layers.0.bias": rng.normal(size=4)}
-    grads = [{k: rng.normal(size=v.shape) for k, v in params.items()} for _ in range(STEPS)]
-    cast = {k: v.astype(dtype) for k, v in params.items()}
-    return cast, [{k: v.astype(dtype) for k, v in g.items()} for g in grads]
+    theta = rng.normal(size=16)
+    grads = [rng.normal(size=16) for _ in range(STEPS)]
+    return theta.astype(dtype), [g.astype(dtype) for g in grads]
 
 
-def torch_trajectory(config: TrainConfig) -> list[dict[str, np.ndarray]]:
+def torch_trajectory(config: TrainConfig) -> list[np.ndarray]:
     import torch
 
-    params, grads = start()
-    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    theta, grads = start()
+    t = torch.tensor(theta, requires_grad=True)
     if config.optimizer == "adam":
-        opt = torch.optim.Adam(tensors.values(), lr=config.lr)
+        opt = torch.optim.Adam([t], lr=config.lr)
     else:
         momentum = config.momentum if config.optimizer == "momentum" else 0.0
-        opt = torch.optim.SGD(tensors.values(), lr=config.lr, momentum=momentum)
+        opt = torch.optim.SGD([t], lr=config.lr, momentum=momentum)
     trajectory = []
     for g in grads:
-        for k, t in tensors.items():
-            t.grad = torch.tensor(g[k])
+        t.grad = torch.tensor(g)
         opt.step()
-        trajectory.append({k: t.detach().numpy().copy() for k, t in tensors.items()})
+        trajectory.append(t.detach().numpy().copy())
     return trajectory
 
 
@@ -48,31 +46,31 @@ CONFIGS = [
 ]
 
 
+def step(opt, grad: np.ndarray) -> None:
+    """What the learner does: hand over the gradient times the factor the optimiser asks."""
+    opt.step(grad * opt.grad_scale)
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")
 def test_every_step_equals_torch_optim(config: TrainConfig) -> None:
-    params, grads = start()
-    opt = make_optimizer(config, params)
-    for step, (g, expected) in enumerate(zip(grads, torch_trajectory(config), strict=True)):
-        opt.step(g)
-        for name, p in params.items():
-            np.testing.assert_allclose(
-                p, expected[name], rtol=1e-13, atol=1e-15, err_msg=f"step {step + 1}, {name}"
-            )
+    theta, grads = start()
+    opt = make_optimizer(config, theta)
+    for i, (g, expected) in enumerate(zip(grads, torch_trajectory(config), strict=True)):
+        step(opt, g)
+        np.testing.assert_allclose(theta, expected, rtol=1e-13, atol=1e-15, err_msg=f"step {i}")
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-{c.momentum}")
 def test_updates_are_in_place_and_keep_float32(config: TrainConfig) -> None:
-    params, grads = start(np.float32)
-    live = dict(params)
-    opt = make_optimizer(config, params)
+    theta, grads = start(np.float32)
+    live = theta
+    opt = make_optimizer(config, theta)
     for g in grads:
-        opt.step(g)
-    for name, p in params.items():
-        assert p is live[name]
-        assert p.dtype == np.float32
+        step(opt, g)
+    assert opt.theta is live and theta.dtype == np.float32
     for state in ("velocity", "m", "v", "scratch"):
-        for array in getattr(opt, state, {}).values():
-            assert array.dtype == np.float32
+        if hasattr(opt, state):
+            assert getattr(opt, state).dtype == np.float32
 
 
 def test_float32_tracks_float64() -> None:
@@ -81,26 +79,42 @@ def test_float32_tracks_float64() -> None:
     p64, g64 = start(np.float64)
     o32, o64 = make_optimizer(config, p32), make_optimizer(config, p64)
     for a, b in zip(g32, g64, strict=True):
-        o32.step(a)
-        o64.step(b)
-    for name in p32:
-        np.testing.assert_allclose(p32[name], p64[name], rtol=1e-5, atol=1e-6)
+        step(o32, a)
+        step(o64, b)
+    np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-6)
 
 
 def test_first_momentum_step_is_a_plain_gradient_step() -> None:
-    params, grads = start()
-    before = {k: v.copy() for k, v in params.items()}
-    make_optimizer(TrainConfig(lr=0.1, optimizer="momentum"), params).step(grads[0])
-    for name, p in params.items():
-        np.testing.assert_allclose(p, before[name] - 0.1 * grads[0][name], rtol=1e-15)
+    theta, grads = start()
+    before = theta.copy()
+    step(make_optimizer(TrainConfig(lr=0.1, optimizer="momentum"), theta), grads[0])
+    np.testing.assert_allclose(theta, before - 0.1 * grads[0], rtol=1e-15)
+
+
+def test_momentum_keeps_torchs_velocity_when_the_learning_rate_changes() -> None:
+    """torch keeps v and applies the new lr to it; the scaled velocity u = lr·v must follow."""
+    import torch
+
+    theta, grads = start()
+    t = torch.tensor(theta, requires_grad=True)
+    reference = torch.optim.SGD([t], lr=0.1, momentum=0.9)
+    opt = make_optimizer(TrainConfig(lr=0.1, optimizer="momentum"), theta)
+    for i, g in enumerate(grads):
+        if i == 3:
+            opt.lr = 0.02
+            reference.param_groups[0]["lr"] = 0.02
+        step(opt, g)
+        t.grad = torch.tensor(g)
+        reference.step()
+    np.testing.assert_allclose(theta, t.detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
 def test_make_optimizer_builds_what_the_config_names() -> None:
-    params, _ = start()
-    assert isinstance(make_optimizer(TrainConfig(optimizer="sgd"), params), SGD)
-    assert isinstance(make_optimizer(TrainConfig(optimizer="momentum"), params), Momentum)
-    adam = make_optimizer(TrainConfig(optimizer="adam", lr=0.003), params)
-    assert isinstance(adam, Adam) and adam.lr == 0.003
+    theta, _ = start()
+    assert isinstance(make_optimizer(TrainConfig(optimizer="sgd"), theta), SGD)
+    assert isinstance(make_optimizer(TrainConfig(optimizer="momentum"), theta), Momentum)
+    adam = make_optimizer(TrainConfig(optimizer="adam", lr=0.003), theta)
+    assert isinstance(adam, Adam) and adam.lr == 0.003 and adam.grad_scale == 1.0
 
 
 def test_the_learner_sets_each_epochs_learning_rate_from_the_decay():
