@@ -63,8 +63,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def best_time(fn: Callable[[], object], repeats: int,
-              warmup: Callable[[], object] | None = None) -> float:
+def best_time(
+    fn: Callable[[], object], repeats: int, warmup: Callable[[], object] | None = None
+) -> float:
     """Best wall-clock seconds of `repeats` calls of fn, after one untimed warm-up call
     (of `warmup` when given, e.g. the same work on a short slice, else of fn itself)."""
     (warmup or fn)()
@@ -87,8 +88,14 @@ def mlp_config(batch: int) -> Any:
     from mnistlab.config import TrainConfig
 
     return TrainConfig(
-        lr=MLP_LR, l2=0.0, optimizer="sgd", momentum=0.0, batch_size=batch, epochs=1,
-        seed=0, dtype="float32",
+        lr=MLP_LR,
+        l2=0.0,
+        optimizer="sgd",
+        momentum=0.0,
+        batch_size=batch,
+        epochs=1,
+        seed=0,
+        dtype="float32",
     )
 
 
@@ -105,8 +112,14 @@ def lenet_config() -> Any:
     from mnistlab.config import TrainConfig
 
     return TrainConfig(
-        lr=MLP_LR, l2=0.0, optimizer="sgd", momentum=0.0, batch_size=LENET_BATCH, epochs=1,
-        seed=0, dtype="float32",
+        lr=MLP_LR,
+        l2=0.0,
+        optimizer="sgd",
+        momentum=0.0,
+        batch_size=LENET_BATCH,
+        epochs=1,
+        seed=0,
+        dtype="float32",
     )
 
 
@@ -117,21 +130,26 @@ def make_learner_for(backend: str, spec: Any, config: Any, n: int) -> Any:
     learner = make_learner(backend, spec, config, n)
     w = min(n, WARMUP_IMAGES)
     rng = np.random.default_rng(0)
-    learner.train_epoch(rng.random((w, 28, 28), dtype=np.float32), rng.integers(0, 10, w),
-                        rng, None)
+    learner.train_epoch(
+        rng.random((w, 28, 28), dtype=np.float32), rng.integers(0, 10, w), rng, None
+    )
     return learner
 
 
-def learner_epoch(backend: str, spec: Any, config: Any, x: np.ndarray, y: np.ndarray,
-                  repeats: int) -> float:
+def learner_epoch(
+    backend: str, spec: Any, config: Any, x: np.ndarray, y: np.ndarray, repeats: int
+) -> float:
     """Best time of one train_epoch over (x, y) with a mnistlab learner (fresh weights)."""
     from mnistlab.backends import make_learner
 
     learner = make_learner(backend, spec, config, len(y))
     rng = np.random.default_rng(0)
     w = min(len(y), WARMUP_IMAGES)
-    return best_time(lambda: learner.train_epoch(x, y, rng, None), repeats,
-                     warmup=lambda: learner.train_epoch(x[:w], y[:w], rng, None))
+    return best_time(
+        lambda: learner.train_epoch(x, y, rng, None),
+        repeats,
+        warmup=lambda: learner.train_epoch(x[:w], y[:w], rng, None),
+    )
 
 
 def plain_torch_mlp(batch: int, x: np.ndarray, y: np.ndarray, repeats: int) -> float:
@@ -230,8 +248,13 @@ def dataloader_loop_mlp(config: Any, x: np.ndarray, y: np.ndarray, repeats: int)
 def gemm_rate(repeats: int) -> tuple[float, dict[str, float]]:
     """Best sustained float32 np.matmul GFLOP/s over MLP-shaped and larger products."""
     rng = np.random.default_rng(0)
-    shapes = [(128, 784, 100), (100, 128, 784), (128, 784, 512), (512, 784, 512),
-              (1024, 1024, 1024)]
+    shapes = [
+        (128, 784, 100),
+        (100, 128, 784),
+        (128, 784, 512),
+        (512, 784, 512),
+        (1024, 1024, 1024),
+    ]
     rates: dict[str, float] = {}
     for m, k, n in shapes:
         a = rng.standard_normal((m, k), dtype=np.float32)
@@ -240,8 +263,9 @@ def gemm_rate(repeats: int) -> tuple[float, dict[str, float]]:
         flops = 2.0 * m * k * n
         inner = max(1, int(2e9 / flops))  # ~2 GFLOP a timing: long enough to be sustained
 
-        def run(a: np.ndarray = a, b: np.ndarray = b, out: np.ndarray = out,
-                inner: int = inner) -> None:
+        def run(
+            a: np.ndarray = a, b: np.ndarray = b, out: np.ndarray = out, inner: int = inner
+        ) -> None:
             for _ in range(inner):
                 np.matmul(a, b, out=out)
 
@@ -285,9 +309,24 @@ def train_peak_rss(data_dir: str | None) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", RSS_LAUNCHER, *cmd, "train", "--backend", "numpy",
-             "--epochs", "1", "--out", out, "--force"],
-            env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-c",
+                RSS_LAUNCHER,
+                *cmd,
+                "train",
+                "--backend",
+                "numpy",
+                "--epochs",
+                "1",
+                "--out",
+                out,
+                "--force",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -327,22 +366,31 @@ def main() -> None:
 
     print("mnistlab benchmark" + (" (--quick)" if args.quick else ""))
     print(f"  CPU      : {cpu_model()}, {os.cpu_count()} logical cores")
-    print(f"  Python   : {platform.python_version()}, numpy {np.__version__}, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(
+        f"  Python   : {platform.python_version()}, numpy {np.__version__}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
     print(f"  data     : {data_dir or '(default location)'}")
     t0 = time.perf_counter()
     splits = load_splits(data_dir=data_dir)
     x, y = splits.train.x, splits.train.y
-    print(f"  loaded {len(y):,} training images in {time.perf_counter() - t0:.2f} s; "
-          f"best of {reps} after 1 warm-up\n")
+    print(
+        f"  loaded {len(y):,} training images in {time.perf_counter() - t0:.2f} s; "
+        f"best of {reps} after 1 warm-up\n"
+    )
 
     mlp = MLPSpec((100,), "relu")
     results: list[Row] = []
-    numbers: dict[str, Any] = {"machine": {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "numpy": np.__version__,
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "quick": args.quick,
-    }}
+    numbers: dict[str, Any] = {
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "quick": args.quick,
+        }
+    }
 
     def scaled(seconds: float, n: int) -> float:
         return seconds * N_EPOCH / n
@@ -351,8 +399,7 @@ def main() -> None:
         return "" if n == N_EPOCH else f" [{n:,} imgs ×{N_EPOCH / n:g}]"
 
     def add(name: str, value: str, target: str, ratio: float, ok: bool) -> None:
-        results.append({"name": name, "value": value, "target": target,
-                        "ratio": ratio, "pass": ok})
+        results.append({"name": name, "value": value, "target": target, "ratio": ratio, "pass": ok})
         print(f"  {verdict(ok)}  {name}: {value}  (target {target}; ratio {ratio:.2f})")
 
     # NumPy is timed first, before PyTorch has started its thread pool.
@@ -366,22 +413,39 @@ def main() -> None:
     pairs = []
     for _ in range(max(reps, 5)):
         rate_i, rates_i = gemm_rate(1)
-        epoch_i = best_time(lambda: learner128.train_epoch(x, y, np.random.default_rng(0), None),
-                            1, warmup=lambda: None)
+        epoch_i = best_time(
+            lambda: learner128.train_epoch(x, y, np.random.default_rng(0), None),
+            1,
+            warmup=lambda: None,
+        )
         pairs.append((epoch_i * rate_i * 1e9 / flops, epoch_i, rate_i, rates_i))
     ratio128, np128, rate, rates = min(pairs, key=lambda p: p[0])
     for shape, r in rates.items():
         print(f"     np.matmul {shape:<22} {r:8.1f} GFLOP/s")
     ideal = flops / (rate * 1e9)
-    print(f"     epoch FLOPs {flops / 1e9:.2f} GFLOP at best {rate:.1f} GFLOP/s "
-          f"→ ideal {ideal * 1000:.1f} ms")
-    print(f"     NumPy learner epoch       {np128:8.3f} s  (best of {len(pairs)} pairs; ratios "
-          f"{min(p[0] for p in pairs):.2f}–{max(p[0] for p in pairs):.2f})")
-    add("NumPy epoch / GEMM ideal, batch 128", f"{ratio128:.2f}×", "≤ 2.5×",
-        ratio128, ratio128 <= 2.5)
-    numbers["mlp_b128_ideal"] = {"numpy_s": np128, "ideal_s": ideal, "gflops": rate,
-                                 "gemm_rates": rates, "epoch_gflop": flops / 1e9,
-                                 "pair_ratios": [p[0] for p in pairs]}
+    print(
+        f"     epoch FLOPs {flops / 1e9:.2f} GFLOP at best {rate:.1f} GFLOP/s "
+        f"→ ideal {ideal * 1000:.1f} ms"
+    )
+    print(
+        f"     NumPy learner epoch       {np128:8.3f} s  (best of {len(pairs)} pairs; ratios "
+        f"{min(p[0] for p in pairs):.2f}–{max(p[0] for p in pairs):.2f})"
+    )
+    add(
+        "NumPy epoch / GEMM ideal, batch 128",
+        f"{ratio128:.2f}×",
+        "≤ 2.5×",
+        ratio128,
+        ratio128 <= 2.5,
+    )
+    numbers["mlp_b128_ideal"] = {
+        "numpy_s": np128,
+        "ideal_s": ideal,
+        "gflops": rate,
+        "gemm_rates": rates,
+        "epoch_gflop": flops / 1e9,
+        "pair_ratios": [p[0] for p in pairs],
+    }
 
     # 2. NumPy MLP batch 10 vs a plain PyTorch eager loop
     print("\n2. MLP [784,100,10] relu float32 SGD, batch 10")
@@ -393,14 +457,24 @@ def main() -> None:
     print(f"     plain PyTorch eager loop  {plain10:8.3f} s{note(n_small)}")
     print(f"     (NumPy with the lab's momentum 0.9 and λ = 5: {np10_lab:.3f} s)")
     add("NumPy epoch, batch 10", f"{np10:.3f} s", "≤ 1.0 s", np10 / 1.0, np10 <= 1.0)
-    add("plain PyTorch / NumPy, batch 10", f"{plain10 / np10:.2f}×", "≥ 3×",
-        plain10 / np10, plain10 / np10 >= 3.0)
-    numbers["mlp_b10"] = {"numpy_s": np10, "plain_torch_s": plain10,
-                          "numpy_lab_defaults_s": np10_lab}
+    add(
+        "plain PyTorch / NumPy, batch 10",
+        f"{plain10 / np10:.2f}×",
+        "≥ 3×",
+        plain10 / np10,
+        plain10 / np10 >= 3.0,
+    )
+    numbers["mlp_b10"] = {
+        "numpy_s": np10,
+        "plain_torch_s": plain10,
+        "numpy_lab_defaults_s": np10_lab,
+    }
 
     # 3. TorchLearner vs the DataLoader way, batch 10, the lab's training settings
-    print("\n3. PyTorch MLP, batch 10, momentum 0.9, λ = 5: TorchLearner vs a DataLoader loop"
-          " (all on one thread)")
+    print(
+        "\n3. PyTorch MLP, batch 10, momentum 0.9, λ = 5: TorchLearner vs a DataLoader loop"
+        " (all on one thread)"
+    )
     from mnistlab.pytorch_version.learner import torch_threads
 
     tl10_lab = scaled(learner_epoch("torch", mlp, lab_config(10), xs, ys, reps), n_small)
@@ -410,13 +484,23 @@ def main() -> None:
     print(f"     TorchLearner epoch                   {tl10_lab:8.3f} s{note(n_small)}")
     print(f"     DataLoader loop, tutorial style      {loop10:8.3f} s{note(n_small)}")
     print(f"     TorchLearner's step fed by DataLoader {fed10:7.3f} s{note(n_small)}")
-    print(f"     (of the {loop10 / tl10_lab:.2f}×, batching from in-memory tensors alone gives "
-          f"{fed10 / tl10_lab:.2f}×; the rest is the step: L2 gradient added directly, fused "
-          "optimiser, no per-step .item())")
-    add("DataLoader loop / TorchLearner, batch 10", f"{loop10 / tl10_lab:.2f}×", "≥ 1.5×",
-        loop10 / tl10_lab, loop10 / tl10_lab >= 1.5)
-    numbers["torch_b10"] = {"torchlearner_s": tl10_lab, "dataloader_loop_s": loop10,
-                            "dataloader_fed_step_s": fed10}
+    print(
+        f"     (of the {loop10 / tl10_lab:.2f}×, batching from in-memory tensors alone gives "
+        f"{fed10 / tl10_lab:.2f}×; the rest is the step: L2 gradient added directly, fused "
+        "optimiser, no per-step .item())"
+    )
+    add(
+        "DataLoader loop / TorchLearner, batch 10",
+        f"{loop10 / tl10_lab:.2f}×",
+        "≥ 1.5×",
+        loop10 / tl10_lab,
+        loop10 / tl10_lab >= 1.5,
+    )
+    numbers["torch_b10"] = {
+        "torchlearner_s": tl10_lab,
+        "dataloader_loop_s": loop10,
+        "dataloader_fed_step_s": fed10,
+    }
 
     # 4. NumPy vs TorchLearner, batch 10 and 128
     print("\n4. MLP: NumPy learner vs TorchLearner, plain SGD")
@@ -424,12 +508,18 @@ def main() -> None:
     tl128 = learner_epoch("torch", mlp, mlp_config(128), x, y, reps)
     print(f"     batch 10 : NumPy {np10:.3f} s, torch {tl10:.3f} s")
     print(f"     batch 128: NumPy {np128:.3f} s, torch {tl128:.3f} s")
-    add("TorchLearner / NumPy, batch 10", f"{tl10 / np10:.2f}×", "≥ 1×",
-        tl10 / np10, tl10 >= np10)
-    add("TorchLearner / NumPy, batch 128", f"{tl128 / np128:.2f}×", "≥ 1×",
-        tl128 / np128, tl128 >= np128)
-    numbers["numpy_vs_torch"] = {"b10": {"numpy_s": np10, "torch_s": tl10},
-                                 "b128": {"numpy_s": np128, "torch_s": tl128}}
+    add("TorchLearner / NumPy, batch 10", f"{tl10 / np10:.2f}×", "≥ 1×", tl10 / np10, tl10 >= np10)
+    add(
+        "TorchLearner / NumPy, batch 128",
+        f"{tl128 / np128:.2f}×",
+        "≥ 1×",
+        tl128 / np128,
+        tl128 >= np128,
+    )
+    numbers["numpy_vs_torch"] = {
+        "b10": {"numpy_s": np10, "torch_s": tl10},
+        "b128": {"numpy_s": np128, "torch_s": tl128},
+    }
 
     # 5. LeNet-5
     print(f"\n5. LeNet-5 relu float32 SGD, batch {LENET_BATCH}")
@@ -442,13 +532,27 @@ def main() -> None:
     th_fw = forward_time("torch", lenet, lenet_config(), xf, max(reps, 3))
     print(f"     training epoch: NumPy {np_le:.2f} s, torch {th_le:.2f} s{note(n_lenet)}")
     print(f"     forward 1,000 images: NumPy {np_fw * 1000:.1f} ms, torch {th_fw * 1000:.1f} ms")
-    add("LeNet-5 epoch NumPy / torch", f"{np_le / th_le:.2f}×", "≤ 4×",
-        np_le / th_le, np_le / th_le <= 4.0)
-    add("LeNet-5 forward NumPy / torch", f"{np_fw / th_fw:.2f}×", "≤ 3×",
-        np_fw / th_fw, np_fw / th_fw <= 3.0)
-    numbers["lenet5"] = {"numpy_epoch_s": np_le, "torch_epoch_s": th_le,
-                         "epoch_images_timed": n_lenet, "numpy_forward1k_s": np_fw,
-                         "torch_forward1k_s": th_fw}
+    add(
+        "LeNet-5 epoch NumPy / torch",
+        f"{np_le / th_le:.2f}×",
+        "≤ 4×",
+        np_le / th_le,
+        np_le / th_le <= 4.0,
+    )
+    add(
+        "LeNet-5 forward NumPy / torch",
+        f"{np_fw / th_fw:.2f}×",
+        "≤ 3×",
+        np_fw / th_fw,
+        np_fw / th_fw <= 3.0,
+    )
+    numbers["lenet5"] = {
+        "numpy_epoch_s": np_le,
+        "torch_epoch_s": th_le,
+        "epoch_images_timed": n_lenet,
+        "numpy_forward1k_s": np_fw,
+        "torch_forward1k_s": th_fw,
+    }
 
     # 6. Peak RSS of a CLI training run
     print("\n6. Peak RSS of `mnistlab train --backend numpy --epochs 1` (defaults, full data)")
@@ -462,8 +566,10 @@ def main() -> None:
     width = max(len(r["name"]) for r in results)
     print(f"  {'':4}  {'measure':<{width}}  {'value':>10}  {'target':>9}  {'ratio':>6}")
     for r in results:
-        print(f"  {verdict(r['pass'])}  {r['name']:<{width}}  {r['value']:>10}  "
-              f"{r['target']:>9}  {r['ratio']:6.2f}")
+        print(
+            f"  {verdict(r['pass'])}  {r['name']:<{width}}  {r['value']:>10}  "
+            f"{r['target']:>9}  {r['ratio']:6.2f}"
+        )
     passed = sum(r["pass"] for r in results)
     print(f"  {passed}/{len(results)} targets met; total {time.perf_counter() - t0:.0f} s")
     numbers["targets"] = results

@@ -46,8 +46,13 @@ def test_test_is_scored_only_when_validation_improves() -> None:
     learner = ScriptedLearner([0.90, 0.92, 0.91, 0.92, 0.95, 0.94])
     improved: list[int] = []
     history = run_protocol(
-        learner, tiny_splits(), 6, {}, seed=0,
-        on_improve=lambda r, h: improved.append(r.epoch), show_progress=False,
+        learner,
+        tiny_splits(),
+        6,
+        {},
+        seed=0,
+        on_improve=lambda r, h: improved.append(r.epoch),
+        show_progress=False,
     )
     tests = [epoch for epoch, which in learner.scored if which == "test"]
     assert tests == [1, 2, 5]  # ties (epoch 4) and drops (3, 6) do not count
@@ -75,15 +80,17 @@ def test_non_finite_loss_stops_the_run_with_advice(bad: float) -> None:
 def test_history_round_trips_through_json() -> None:
     from mnistlab.protocol import History
 
-    history = run_protocol(ScriptedLearner([0.5, 0.6]), tiny_splits(), 2, {"a": 1}, seed=0,
-                           show_progress=False)
+    history = run_protocol(
+        ScriptedLearner([0.5, 0.6]), tiny_splits(), 2, {"a": 1}, seed=0, show_progress=False
+    )
     again = History.from_json(history.to_json())
     assert again == history
 
 
 def test_epoch_line_says_when_test_was_skipped() -> None:
-    history = run_protocol(ScriptedLearner([0.9, 0.8]), tiny_splits(), 2, {}, seed=0,
-                           show_progress=False)
+    history = run_protocol(
+        ScriptedLearner([0.9, 0.8]), tiny_splits(), 2, {}, seed=0, show_progress=False
+    )
     first, second = history.epochs
     assert "test  51.00%" in format_epoch(first, history.best)
     assert "skipped" in format_epoch(second, history.best)

@@ -66,8 +66,12 @@ def test_newer_format_version_asks_for_upgrade(tmp_path) -> None:
 
     spec = MLPSpec((3,))
     params = init_params(spec, np.random.default_rng(0))
-    meta = {"format": "mnistlab-model", "format_version": str(FORMAT_VERSION + 1),
-            "architecture": json.dumps(spec.to_json()), "info": "{}"}
+    meta = {
+        "format": "mnistlab-model",
+        "format_version": str(FORMAT_VERSION + 1),
+        "architecture": json.dumps(spec.to_json()),
+        "info": "{}",
+    }
     save_file(params, str(tmp_path / "new.safetensors"), metadata=meta)
     with pytest.raises(ModelFileError, match="upgrade mnistlab"):
         load_model(tmp_path / "new.safetensors")
@@ -79,8 +83,12 @@ def test_shapes_must_match_the_header(tmp_path) -> None:
     spec = MLPSpec((3,))
     params = init_params(spec, np.random.default_rng(0))
     params["layers.0.weight"] = np.zeros((4, 784), np.float32)
-    meta = {"format": "mnistlab-model", "format_version": "1",
-            "architecture": json.dumps(spec.to_json()), "info": "{}"}
+    meta = {
+        "format": "mnistlab-model",
+        "format_version": "1",
+        "architecture": json.dumps(spec.to_json()),
+        "info": "{}",
+    }
     save_file(params, str(tmp_path / "bad.safetensors"), metadata=meta)
     with pytest.raises(ModelFileError, match="shape"):
         load_model(tmp_path / "bad.safetensors")
