@@ -120,12 +120,18 @@ def read_history(run_dir: Path) -> History | None:
         return None
 
 
+# Settings that runs recorded before they existed did not write down, with the value those
+# runs in fact used: such a run is still the same run as one that asks for that value.
+ADDED_SETTINGS: dict[str, dict[str, Any]] = {"train": {"lr_decay": 1.0}}
+
+
 def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """'epochs 2 there, 3 here'-style notes on what makes a recorded run another run."""
     notes = []
     for key, value in wanted.items():
         there = recorded.get(key)
         if isinstance(value, dict) and isinstance(there, dict):
+            there = {**ADDED_SETTINGS.get(key, {}), **there}
             notes += [
                 f"{sub} {there.get(sub)} there, {v} here"
                 for sub, v in value.items()

@@ -80,6 +80,19 @@ def test_different_run_is_refused_unless_forced(tmp_path: Path) -> None:
     assert compare.reusable(plan(epochs=3), tmp_path / "run", force=True) is None
 
 
+def test_a_run_recorded_before_lr_decay_existed_is_the_same_run(tmp_path: Path) -> None:
+    p = plan()
+    fake_run(p, tmp_path / "run")
+    path = tmp_path / "run" / "history.json"
+    recorded = json.loads(path.read_text())
+    del recorded["config"]["train"]["lr_decay"]  # as written before --lr-decay existed
+    path.write_text(json.dumps(recorded))
+    assert compare.reusable(p, tmp_path / "run", force=False) is not None
+    decaying = dataclasses.replace(p, config=dataclasses.replace(p.config, lr_decay=0.5))
+    with pytest.raises(UserError, match=r"lr_decay 1\.0 there, 0\.5 here"):
+        compare.reusable(decaying, tmp_path / "run", force=False)
+
+
 def test_data_dir_does_not_make_another_run(tmp_path: Path) -> None:
     p = plan()
     fake_run(p, tmp_path / "run")
