@@ -445,8 +445,9 @@ def config_line(config: TrainConfig, n_train: int | None) -> str:
     """The settings every row of a table shares, in one line."""
     data = f"{n_train:,} training images" if n_train else "all training images"
     epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
+    decay = f" × {config.lr_decay:g} per epoch" if config.lr_decay != 1 else ""
     return (
-        f"{epochs}, batch {config.batch_size}, lr {config.lr:g}, "
+        f"{epochs}, batch {config.batch_size}, lr {config.lr:g}{decay}, "
         f"λ = {config.l2:g}, {config.optimizer}"
         + (f" {config.momentum:g}" if config.optimizer == "momentum" else "")
         + f", {config.dtype}, seed {config.seed}, {data}"

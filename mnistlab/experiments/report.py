@@ -672,6 +672,12 @@ def section_weights(inp: Inputs) -> str:
     )
 
 
+def decay_text(train: dict[str, Any]) -> str:
+    """' × 0.8 per epoch' for a run whose learning rate decayed; nothing for a fixed one."""
+    decay = train.get("lr_decay", 1.0)
+    return "" if decay in (None, 1.0) else f" × {decay:g} per epoch"
+
+
 def machine_text(machine: dict[str, Any] | None) -> str:
     if not machine:
         return "not recorded"
@@ -693,7 +699,8 @@ def provenance_rows(inp: Inputs) -> list[list[str]]:
                 result.plan.backend,
                 result.plan.spec.describe(),
                 f"{plural(train.get('epochs', 0), 'epoch')}, batch {train.get('batch_size')}, lr "
-                f"{train.get('lr')}, λ {train.get('l2')}, {train.get('optimizer')}, "
+                f"{train.get('lr')}{decay_text(train)}, λ {train.get('l2')}, "
+                f"{train.get('optimizer')}, "
                 f"{train.get('dtype')}, n_train {cfg.get('n_train')}",
                 str(train.get("seed")),
                 str(cfg.get("started")),
