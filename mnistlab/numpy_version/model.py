@@ -108,8 +108,10 @@ def relu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def relu_prime(a: np.ndarray) -> np.ndarray:
-    """relu'(z) from a = relu(z): a boolean mask [a > 0]; slope 0 at the kink, as in PyTorch."""
-    return np.greater(a, 0)
+    """relu'(z) from a = relu(z) ≥ 0: sign(a), 1 where a > 0 and 0 at and below the kink, as
+    in PyTorch. Same values as the mask [a > 0], but already in a's dtype: multiplying δ
+    by a boolean mask would cast it to floats first."""
+    return np.sign(a)
 
 
 @dataclass(frozen=True)
