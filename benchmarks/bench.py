@@ -8,9 +8,10 @@ Measures, on the real 50,000 MNIST training images:
    from this machine's float32 GEMM rate (≤ 2.5×);
 2. the same at batch 10 (≤ 1.0 s, and ≥ 3× faster than a plain PyTorch eager loop doing
    the same work); the lab's momentum + L2 settings are printed alongside;
-3. mnistlab's TorchLearner at batch 10 with the lab's settings against the same network,
-   cost and optimiser trained through DataLoader(TensorDataset, shuffle=True) the usual
-   way (≥ 1.5× faster), and how much of that the batching alone explains;
+3. mnistlab's TorchLearner at batch 10 with the lab's settings against its own training
+   step fed by DataLoader(TensorDataset, shuffle=True) (≥ 1.5× faster: the batching
+   alone), and, for scale, against the same network, cost and optimiser trained in a
+   DataLoader loop written the way tutorials write it;
 4. NumPy MLP against TorchLearner MLP at batch 10 and 128 (NumPy at least as fast);
 5. NumPy LeNet-5 against PyTorch LeNet-5 at batch 64: training epoch (within 4×) and a
    1,000-image forward pass (within 3×);
@@ -485,20 +486,20 @@ def main() -> None:
     with torch_threads(1):  # what TorchLearner itself uses below batch 100: a fair race
         loop10 = scaled(dataloader_loop_mlp(lab_config(10), xs, ys, reps), n_small)
         fed10 = scaled(dataloader_torch_mlp(lab_config(10), xs, ys, reps), n_small)
-    print(f"     TorchLearner epoch                   {tl10_lab:8.3f} s{note(n_small)}")
-    print(f"     DataLoader loop, tutorial style      {loop10:8.3f} s{note(n_small)}")
-    print(f"     TorchLearner's step fed by DataLoader {fed10:7.3f} s{note(n_small)}")
+    print(f"     TorchLearner epoch                    {tl10_lab:8.3f} s{note(n_small)}")
+    print(f"     TorchLearner's step fed by DataLoader {fed10:8.3f} s{note(n_small)}")
+    print(f"     DataLoader loop as tutorials write it {loop10:8.3f} s{note(n_small)}")
     print(
-        f"     (of the {loop10 / tl10_lab:.2f}×, batching from in-memory tensors alone gives "
-        f"{fed10 / tl10_lab:.2f}×; the rest is the step: L2 gradient added directly, fused "
-        "optimiser, no per-step .item())"
+        f"     (the target compares batching alone: {fed10 / tl10_lab:.2f}×. Against the "
+        f"tutorial loop, {loop10 / tl10_lab:.2f}×, most of the gain is the step itself: L2 "
+        "gradient added directly, fused optimiser, no per-step .item())"
     )
     add(
-        "DataLoader loop / TorchLearner, batch 10",
-        f"{loop10 / tl10_lab:.2f}×",
+        "DataLoader-fed / TorchLearner, batch 10",
+        f"{fed10 / tl10_lab:.2f}×",
         "≥ 1.5×",
-        loop10 / tl10_lab,
-        loop10 / tl10_lab >= 1.5,
+        fed10 / tl10_lab,
+        fed10 / tl10_lab >= 1.5,
     )
     numbers["torch_b10"] = {
         "torchlearner_s": tl10_lab,
