@@ -85,7 +85,8 @@ def subset(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray
 # --------------------------------------------------------------------------- learners
 
 
-def mlp_config(batch: int) -> Any:
+def sgd_config(batch: int) -> Any:
+    """Plain SGD at the lab's lr, no L2: the "same work" every speed target compares."""
     from mnistlab.config import TrainConfig
 
     return TrainConfig(
@@ -109,31 +110,13 @@ def lab_config(batch: int) -> Any:
     return replace(TrainConfig(), batch_size=batch, epochs=1)
 
 
-def lenet_config() -> Any:
-    from mnistlab.config import TrainConfig
-
-    return TrainConfig(
-        lr=MLP_LR,
-        l2=0.0,
-        optimizer="sgd",
-        momentum=0.0,
-        batch_size=LENET_BATCH,
-        epochs=1,
-        seed=0,
-        dtype="float32",
-    )
-
-
-def make_learner_for(backend: str, spec: Any, config: Any, n: int) -> Any:
-    """A mnistlab learner with fresh weights, warmed up on a short slice of random images."""
+def warm_learner(backend: str, spec: Any, config: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    """A mnistlab learner with fresh weights, warmed up on the first images of (x, y)."""
     from mnistlab.backends import make_learner
 
-    learner = make_learner(backend, spec, config, n)
-    w = min(n, WARMUP_IMAGES)
-    rng = np.random.default_rng(0)
-    learner.train_epoch(
-        rng.random((w, 28, 28), dtype=np.float32), rng.integers(0, 10, w), rng, None
-    )
+    learner = make_learner(backend, spec, config, len(y))
+    w = min(len(y), WARMUP_IMAGES)
+    learner.train_epoch(x[:w], y[:w], np.random.default_rng(0), None)
     return learner
 
 
@@ -141,16 +124,20 @@ def learner_epoch(
     backend: str, spec: Any, config: Any, x: np.ndarray, y: np.ndarray, repeats: int
 ) -> float:
     """Best time of one train_epoch over (x, y) with a mnistlab learner (fresh weights)."""
-    from mnistlab.backends import make_learner
-
-    learner = make_learner(backend, spec, config, len(y))
+    learner = warm_learner(backend, spec, config, x, y)
     rng = np.random.default_rng(0)
-    w = min(len(y), WARMUP_IMAGES)
-    return best_time(
-        lambda: learner.train_epoch(x, y, rng, None),
-        repeats,
-        warmup=lambda: learner.train_epoch(x[:w], y[:w], rng, None),
-    )
+    return best_time(lambda: learner.train_epoch(x, y, rng, None), repeats, warmup=lambda: None)
+
+
+def shuffled_loaders(x: Any, y: Any, batch: int) -> tuple[Any, Any]:
+    """DataLoader(TensorDataset, shuffle=True) over (x, y), and one over its first images
+    for the warm-up."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    def loader(n: int) -> Any:
+        return DataLoader(TensorDataset(x[:n], y[:n]), batch_size=batch, shuffle=True)
+
+    return loader(len(y)), loader(min(len(y), WARMUP_IMAGES))
 
 
 def plain_torch_mlp(batch: int, x: np.ndarray, y: np.ndarray, repeats: int) -> float:
@@ -184,18 +171,14 @@ def dataloader_torch_mlp(config: Any, x: np.ndarray, y: np.ndarray, repeats: int
     DataLoader itself costs.
     """
     import torch
-    from torch.utils.data import DataLoader, TensorDataset
 
     from mnistlab.models.spec import MLPSpec
     from mnistlab.pytorch_version.learner import make_learner
 
     learner = make_learner(MLPSpec((100,), "relu"), config, len(y))
-    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True)
-    w = min(len(y), WARMUP_IMAGES)
-    small = DataLoader(TensorDataset(*dataset[:w]), batch_size=config.batch_size, shuffle=True)
+    loader, small = shuffled_loaders(torch.from_numpy(x), torch.from_numpy(y), config.batch_size)
 
-    def epoch(loader: DataLoader = loader) -> None:
+    def epoch(loader: Any = loader) -> None:
         learner.model.train()
         for xb, yb in loader:
             learner.step(xb, yb)
@@ -213,7 +196,6 @@ def dataloader_loop_mlp(config: Any, x: np.ndarray, y: np.ndarray, repeats: int)
     """
     import torch
     import torch.nn.functional as F
-    from torch.utils.data import DataLoader, TensorDataset
 
     from mnistlab.models.init import init_params
     from mnistlab.models.spec import MLPSpec
@@ -225,12 +207,11 @@ def dataloader_loop_mlp(config: Any, x: np.ndarray, y: np.ndarray, repeats: int)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=momentum)
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
     l2_scale = config.l2 / (2 * N_EPOCH)
-    dataset = TensorDataset(torch.from_numpy(x), torch.from_numpy(y).long())
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True)
-    w = min(len(y), WARMUP_IMAGES)
-    small = DataLoader(TensorDataset(*dataset[:w]), batch_size=config.batch_size, shuffle=True)
+    loader, small = shuffled_loaders(
+        torch.from_numpy(x), torch.from_numpy(y).long(), config.batch_size
+    )
 
-    def epoch(loader: DataLoader = loader) -> float:
+    def epoch(loader: Any = loader) -> float:
         model.train()
         total = 0.0
         for xb, yb in loader:
@@ -411,7 +392,7 @@ def main() -> None:
     # epochs are interleaved over the same stretch of time; the ratio takes the best epoch
     # against the best rate (never a pair whose rate happened to be measured slow).
     flops = mlp_epoch_flops(N_EPOCH)
-    learner128 = make_learner_for("numpy", mlp, mlp_config(128), len(y))
+    learner128 = warm_learner("numpy", mlp, sgd_config(128), x, y)
     samples = []
     for _ in range(max(reps, 5)):
         rate_i, rates_i = gemm_rate(1)
@@ -454,7 +435,7 @@ def main() -> None:
 
     # 2. NumPy MLP batch 10 vs a plain PyTorch eager loop
     print("\n2. MLP [784,100,10] relu float32 SGD, batch 10")
-    np10 = learner_epoch("numpy", mlp, mlp_config(10), x, y, max(reps, 5))
+    np10 = learner_epoch("numpy", mlp, sgd_config(10), x, y, max(reps, 5))
     np10_lab = learner_epoch("numpy", mlp, lab_config(10), x, y, reps)
     xs, ys = subset(x, y, n_small)
     plain10 = scaled(plain_torch_mlp(10, xs, ys, reps), n_small)
@@ -509,8 +490,8 @@ def main() -> None:
 
     # 4. NumPy vs TorchLearner, batch 10 and 128
     print("\n4. MLP: NumPy learner vs TorchLearner, plain SGD")
-    tl10 = scaled(learner_epoch("torch", mlp, mlp_config(10), xs, ys, reps), n_small)
-    tl128 = learner_epoch("torch", mlp, mlp_config(128), x, y, reps)
+    tl10 = scaled(learner_epoch("torch", mlp, sgd_config(10), xs, ys, reps), n_small)
+    tl128 = learner_epoch("torch", mlp, sgd_config(128), x, y, reps)
     print(f"     batch 10 : NumPy {np10:.3f} s, torch {tl10:.3f} s")
     print(f"     batch 128: NumPy {np128:.3f} s, torch {tl128:.3f} s")
     add("TorchLearner / NumPy, batch 10", f"{tl10 / np10:.2f}×", "≥ 1×", tl10 / np10, tl10 >= np10)
@@ -530,11 +511,11 @@ def main() -> None:
     print(f"\n5. LeNet-5 relu float32 SGD, batch {LENET_BATCH}")
     lenet = LeNet5Spec()
     xl, yl = subset(x, y, n_lenet)
-    np_le = scaled(learner_epoch("numpy", lenet, lenet_config(), xl, yl, reps), n_lenet)
-    th_le = scaled(learner_epoch("torch", lenet, lenet_config(), xl, yl, reps), n_lenet)
+    np_le = scaled(learner_epoch("numpy", lenet, sgd_config(LENET_BATCH), xl, yl, reps), n_lenet)
+    th_le = scaled(learner_epoch("torch", lenet, sgd_config(LENET_BATCH), xl, yl, reps), n_lenet)
     xf = x[:1000]
-    np_fw = forward_time("numpy", lenet, lenet_config(), xf, max(reps, 3))
-    th_fw = forward_time("torch", lenet, lenet_config(), xf, max(reps, 3))
+    np_fw = forward_time("numpy", lenet, sgd_config(LENET_BATCH), xf, max(reps, 3))
+    th_fw = forward_time("torch", lenet, sgd_config(LENET_BATCH), xf, max(reps, 3))
     print(f"     training epoch: NumPy {np_le:.2f} s, torch {th_le:.2f} s{note(n_lenet)}")
     print(f"     forward 1,000 images: NumPy {np_fw * 1000:.1f} ms, torch {th_fw * 1000:.1f} ms")
     add(

@@ -120,9 +120,9 @@ def read_history(run_dir: Path) -> History | None:
         return None
 
 
-# Settings that runs recorded before they existed did not write down, with the value those
-# runs in fact used: such a run is still the same run as one that asks for that value.
-ADDED_SETTINGS: dict[str, dict[str, Any]] = {"train": {"lr_decay": 1.0}}
+# A training setting that a recorded run does not mention was added after that run, which
+# therefore trained with the setting's default: read it as that default.
+RECORDED_DEFAULTS: dict[str, dict[str, Any]] = {"train": TrainConfig().to_json()}
 
 
 def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -131,7 +131,7 @@ def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     for key, value in wanted.items():
         there = recorded.get(key)
         if isinstance(value, dict) and isinstance(there, dict):
-            there = {**ADDED_SETTINGS.get(key, {}), **there}
+            there = {**RECORDED_DEFAULTS.get(key, {}), **there}
             notes += [
                 f"{sub} {there.get(sub)} there, {v} here"
                 for sub, v in value.items()

@@ -28,7 +28,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +106,6 @@ class SweepSettings:
         """
         data = self.to_json()
         del data["data_dir"]
-        if data["lr_decay"] == 1.0:
-            del data["lr_decay"]  # sweeps from before the option existed stay resumable
         return data
 
 
@@ -226,7 +224,11 @@ def _differences(old: dict[str, Any], grid: Grid, settings: SweepSettings) -> st
     if old_grid != grid.to_json():
         there = Grid(tuple(old_grid["k"]), tuple(old_grid["m"])).describe() if old_grid else "?"
         diffs.append(f"grid {there} there, {grid.describe()} here")
-    old_settings = old.get("settings") or {}
+    # A setting the stored sweep does not mention was added after it ran, with its default.
+    defaults = {
+        f.name: f.default for f in dataclasses.fields(SweepSettings) if f.default is not MISSING
+    }
+    old_settings = {**defaults, **(old.get("settings") or {})}
     for key, value in settings.identity().items():
         if old_settings.get(key) != value:
             diffs.append(f"{key.replace('_', '-')} {old_settings.get(key)} there, {value} here")

@@ -16,7 +16,7 @@ import numpy as np
 
 from mnistlab.errors import ModelFileError, UserError
 from mnistlab.fileio import atomic_path
-from mnistlab.models.spec import ModelSpec, spec_from_json
+from mnistlab.models.spec import ModelSpec, parameter_mismatch, spec_from_json
 
 FORMAT = "mnistlab-model"
 FORMAT_VERSION = 1
@@ -91,18 +91,10 @@ def check_matches(model: ModelFile, spec: ModelSpec, path: str | os.PathLike[str
 
 
 def _check_params(spec: ModelSpec, params: dict[str, np.ndarray], where: str) -> None:
-    expected = spec.parameter_shapes()
-    if set(params) != set(expected):
-        missing = sorted(set(expected) - set(params))
-        extra = sorted(set(params) - set(expected))
-        raise ModelFileError(
-            f"{where}: tensors do not match {spec.describe()} (missing {missing}, extra {extra})"
-        )
-    for name, shape in expected.items():
-        if tuple(params[name].shape) != shape:
-            raise ModelFileError(
-                f"{where}: {name} has shape {tuple(params[name].shape)}, expected {shape}"
-            )
+    problem = parameter_mismatch(spec, params)
+    if problem:
+        raise ModelFileError(f"{where}: {problem}")
+    for name in spec.parameter_shapes():
         if not np.issubdtype(params[name].dtype, np.floating):
             raise ModelFileError(f"{where}: {name} is not a floating-point tensor")
         if not np.all(np.isfinite(params[name])):

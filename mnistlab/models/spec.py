@@ -151,3 +151,19 @@ def build_spec(model: str, hidden: str | None, activation: str) -> ModelSpec:
 def is_weight(name: str) -> bool:
     """L2 applies to weights only, never to biases."""
     return name.endswith(".weight")
+
+
+def parameter_mismatch(spec: ModelSpec, params: dict[str, Any]) -> str | None:
+    """Why `params` cannot be `spec`'s parameters (wrong names, else a wrong shape), or None."""
+    shapes = spec.parameter_shapes()
+    if set(params) != set(shapes):
+        missing = sorted(set(shapes) - set(params))
+        extra = sorted(set(params) - set(shapes))
+        return (
+            f"the parameters do not match {spec.describe()}: missing {missing}, unexpected {extra}"
+        )
+    for name, shape in shapes.items():
+        got = tuple(params[name].shape)
+        if got != shape:
+            return f"parameter {name} has shape {got}, expected {shape}"
+    return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.errors import UserError
-from mnistlab.models.init import init_params
 from mnistlab.models.spec import IMAGE_SIDE, N_INPUTS, LeNet5Spec
 from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, to_nchw
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
@@ -41,9 +40,7 @@ class LeNet5:
     ) -> None:
         self.spec = spec
         self.dtype = np.dtype(dtype)
-        if params is None:
-            params = init_params(spec, np.random.default_rng(seed), self.dtype)
-        self.theta = ParameterVector.of(spec, params, self.dtype)
+        self.theta = ParameterVector.start(spec, params, seed, self.dtype)
         self.params = self.theta.views
         self.activation = ACTIVATIONS[spec.activation]
         self.conv1, self.conv2, self.conv3 = Conv2D(padding=2), Conv2D(), Conv2D()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistlab.models.init import init_params
 from mnistlab.models.spec import MLPSpec
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
@@ -39,9 +38,7 @@ class Network:
     ) -> None:
         self.spec = spec
         self.dtype = np.dtype(dtype)
-        if params is None:
-            params = init_params(spec, np.random.default_rng(seed), self.dtype)
-        self.theta = ParameterVector.of(spec, params, self.dtype)
+        self.theta = ParameterVector.start(spec, params, seed, self.dtype)
         self.params = self.theta.views
         self.activation = ACTIVATIONS[spec.activation]
         self.num_layers = len(spec.sizes)

@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from mnistlab.errors import UserError
-from mnistlab.models.spec import ModelSpec, is_weight
+from mnistlab.models.init import init_params
+from mnistlab.models.spec import ModelSpec, is_weight, parameter_mismatch
 
 
 class ParameterVector:
@@ -39,20 +40,22 @@ class ParameterVector:
     @classmethod
     def of(cls, spec: ModelSpec, params: dict[str, np.ndarray], dtype: np.dtype) -> ParameterVector:
         """A private copy of `params` in `dtype`, after checking names and shapes against spec."""
-        shapes = spec.parameter_shapes()
-        if set(params) != set(shapes):
-            missing = sorted(set(shapes) - set(params))
-            extra = sorted(set(params) - set(shapes))
-            raise UserError(
-                f"parameters do not match {spec.describe()}: missing {missing}, unexpected {extra}"
-            )
-        theta = cls(shapes, dtype)
-        for name, shape in shapes.items():
-            value = np.asarray(params[name])
-            if value.shape != shape:
-                raise UserError(f"parameter {name} has shape {value.shape}, expected {shape}")
-            theta.views[name][...] = value
+        problem = parameter_mismatch(spec, {n: np.asarray(v) for n, v in params.items()})
+        if problem:
+            raise UserError(problem)
+        theta = cls(spec.parameter_shapes(), dtype)
+        for name, view in theta.views.items():
+            view[...] = params[name]
         return theta
+
+    @classmethod
+    def start(
+        cls, spec: ModelSpec, params: dict[str, np.ndarray] | None, seed: int, dtype: np.dtype
+    ) -> ParameterVector:
+        """θ from `params` when given, else the seeded initial weights both backends share."""
+        if params is None:
+            params = init_params(spec, np.random.default_rng(seed), dtype)
+        return cls.of(spec, params, dtype)
 
     def zeros_like(self) -> ParameterVector:
         """Same layout, all zeros: a home for gradients."""

@@ -20,15 +20,6 @@ WIDTHS = [(12,), (12, 8), (12, 8, 6)]
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and pytest -n 2 would oversubscribe 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def images(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, 28, 28), dtype=np.float32)
 

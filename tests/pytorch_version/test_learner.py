@@ -18,15 +18,6 @@ from mnistlab.pytorch_version.learner import make_learner
 SMALL = MLPSpec(hidden=(16,), activation="relu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and pytest -n 2 would oversubscribe 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def teacher_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Random images labelled by a fixed random linear map: learnable in a few epochs."""
     rng = np.random.default_rng(seed)

@@ -18,15 +18,6 @@ MLP_SPECS = [
 SPECS = [*MLP_SPECS, LeNet5Spec()]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and pytest -n 2 would oversubscribe 2 cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.describe())
 def test_state_dict_matches_spec(spec):
     model = build_network(spec, None)

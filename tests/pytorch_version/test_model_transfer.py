@@ -11,7 +11,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from mnistlab.backends import make_learner
 from mnistlab.cli import main
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.mnist
 @pytest.fixture(scope="module")
 def splits(mnist_dir):
     return load_splits(data_dir=mnist_dir, limit_train=2_000)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(
