@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import threading
 import time
@@ -103,6 +104,14 @@ def flip_bytes(body: bytes) -> bytes:
     return bytes(damaged)
 
 
+def wrong_payload(body: bytes) -> bytes:
+    """A well-formed gzip of a valid IDX file with one label or pixel changed: gzip's CRC
+    passes, the header parses, and only the payload's MD5 can tell."""
+    payload = bytearray(gzip.decompress(body))
+    payload[-1] = (payload[-1] + 1) % 10
+    return gzip.compress(bytes(payload))
+
+
 class Mirror(BaseHTTPRequestHandler):
     files: ClassVar[dict[str, bytes]] = {}
 
@@ -114,6 +123,8 @@ class Mirror(BaseHTTPRequestHandler):
             return
         if kind == "slow":
             time.sleep(TIMEOUT * 3)
+        if kind == "wrong":
+            body = wrong_payload(body)
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -190,3 +201,16 @@ def test_a_leftover_temporary_file_is_not_data(server: str, tmp_path: Path) -> N
     assert sources.find_file(tmp_path, MNIST.train_labels) is None
     sources.download(tmp_path, MNIST, [f"{server}/good/"], timeout=TIMEOUT)
     assert (tmp_path / "train-labels-idx1-ubyte.gz").stat().st_size == 28902
+
+
+def test_a_well_formed_file_with_the_wrong_content_is_refused(
+    server: str, tmp_path: Path, capsys
+) -> None:
+    file = MNIST.train_labels
+    path = sources.fetch(file, tmp_path, [f"{server}/wrong/", f"{server}/good/"], timeout=TIMEOUT)
+    assert idx.md5_hex(idx.read_payload(path)) == file.md5
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert "/wrong/train-labels-idx1-ubyte.gz" in warning
+    assert "checksum mismatch (MD5 " in warning and f"expected {file.md5})" in warning
+    with pytest.raises(DataError, match=r"from any of the 1 mirror\(s\)"):
+        sources.fetch(file, tmp_path / "empty", [f"{server}/wrong/"], timeout=TIMEOUT)

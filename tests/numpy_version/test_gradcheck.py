@@ -14,6 +14,7 @@ from mnistlab.numpy_version.gradcheck import (
     randomize_biases,
     relative_error,
 )
+from mnistlab.numpy_version.learner import NumpyLearner
 from mnistlab.numpy_version.network import Network
 
 
@@ -66,13 +67,62 @@ def test_a_wrong_gradient_is_caught(name: str) -> None:
     assert all(e < 1e-6 for n, e in errors.items() if n != name)
 
 
+class NoL2Backprop(WrongBackprop):
+    """Backprop that forgets the weight-decay gradient: returns ∂C₀/∂W − (λ/n)·W, so the
+    learner's added (λ/n)·W cancels and the total lacks the L2 term."""
+
+    def __init__(self, net: Network, l2: float, n_train: int) -> None:
+        super().__init__(net, "layers.0.bias", 1.0)
+        self.shrink = l2 / n_train
+
+    def loss_and_grads(self, x, y, *, scale=1.0, out=None) -> tuple[float, dict[str, np.ndarray]]:
+        loss, grads = self.net.loss_and_grads(x, y, scale=scale, out=out)
+        for name, g in grads.items():
+            if name.endswith(".weight"):
+                g -= self.shrink * self.params[name]
+        return loss, grads
+
+
 def test_a_missing_l2_gradient_is_caught() -> None:
     """The checked cost includes λ/(2n)·Σ‖W‖², so backprop must include its gradient."""
     net, x, y = small()
-    errors = check_model_gradients(net, x, y, l2=0.0, max_entries=25)
-    assert max(errors.values()) < 1e-6
+    errors = check_model_gradients(NoL2Backprop(net, 5.0, 3), x, y, l2=5.0, n_train=3)
+    assert all(errors[n] > 1e-3 for n in errors if n.endswith(".weight")), errors
+    assert all(errors[n] < 1e-6 for n in errors if n.endswith(".bias")), errors
+    assert max(check_model_gradients(net, x, y, l2=5.0, n_train=3).values()) < 1e-6
     strong = check_model_gradients(net, x, y, l2=50.0, n_train=3, max_entries=25)
     assert max(strong.values()) < 1e-6
+
+
+def test_the_default_check_includes_l2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check_gradients` (what the command runs) fails when the learner drops (λ/n)·W."""
+    monkeypatch.setattr(NumpyLearner, "add_l2_grad", lambda self, grad: None)
+    assert check_gradients()["max_rel_error"] > 1e-3
+    net, x, y = small()
+    assert max(check_model_gradients(net, x, y).values()) > 1e-3
+
+
+class CountingModel(WrongBackprop):
+    def __init__(self, net: Network) -> None:
+        super().__init__(net, "layers.0.bias", 1.0)
+        self.calls = 0
+
+    def loss_and_grads(self, x, y, *, scale=1.0, out=None) -> tuple[float, dict[str, np.ndarray]]:
+        self.calls += 1
+        return super().loss_and_grads(x, y, scale=scale, out=out)
+
+
+@pytest.mark.parametrize(
+    ("max_entries", "checked"), [(25, 25 + 5 + 20 + 4 + 25 + 10), (None, 3999)]
+)
+def test_subsampling_checks_max_entries_per_tensor(max_entries: int | None, checked: int) -> None:
+    """Two cost evaluations per checked entry, plus one for backprop's own gradient."""
+    net, x, y = small()
+    sizes = [p.size for p in net.params.values()]
+    assert sizes == [3920, 5, 20, 4, 40, 10] and sum(sizes) == 3999
+    model = CountingModel(net)
+    check_model_gradients(model, x, y, max_entries=max_entries)
+    assert model.calls == 1 + 2 * checked
 
 
 def test_relative_error() -> None:
