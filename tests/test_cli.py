@@ -163,7 +163,7 @@ def test_model_file_of_another_architecture(capsys, tmp_path) -> None:
     spec = MLPSpec((30,))
     save_model(tmp_path / "m.safetensors", spec, init_params(spec, np.random.default_rng(0)))
     code, err = run_cli(capsys, "summary", str(tmp_path / "m.safetensors"), "--model", "lenet5")
-    assert_one_line_error(code, err, "LeNet-5", "[784, 30, 10]")
+    assert_one_line_error(code, err, "--model lenet5", "[784, 30, 10]")
 
 
 def test_unknown_flag_is_one_line(capsys) -> None:

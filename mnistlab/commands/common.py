@@ -12,47 +12,69 @@ DEFAULTS = TrainConfig()
 LENET5 = default_config("lenet5")
 
 
-def add_data_flags(p: argparse.ArgumentParser) -> None:
+def add_data_flags(p: argparse.ArgumentParser, from_model: bool = False) -> None:
+    """--dataset/--data-dir; with from_model=True (commands reading a model file) --dataset
+    defaults to the dataset the file records, and --allow-dataset-mismatch is added."""
     p.add_argument(
         "--dataset",
-        default="mnist",
+        default=None if from_model else "mnist",
         choices=["mnist", "fashion-mnist"],
-        help="which digits (or clothes) to read (default: mnist)",
+        help="which images to read (default: the dataset the model was trained on)"
+        if from_model
+        else "which digits (or clothes) to read (default: mnist)",
     )
     p.add_argument(
         "--data-dir",
         default=None,
-        help="folder with the four IDX files (else $MNISTLAB_DATA, then data/mnist, then download)",
+        help="folder with the dataset's four IDX files (else $MNISTLAB_DATA/<dataset>/, then "
+        "./data/<dataset>/ under the current directory, then Debian's "
+        "/usr/share/datasets/<dataset>, then a download into ./data/<dataset>/)",
     )
+    if from_model:
+        p.add_argument(
+            "--allow-dataset-mismatch",
+            action="store_true",
+            help="let --dataset differ from the dataset the model was trained on",
+        )
 
 
-def add_backend_flag(p: argparse.ArgumentParser, default: str = "numpy") -> None:
+def add_backend_flag(p: argparse.ArgumentParser, default: str = "numpy", what: str = "") -> None:
     p.add_argument(
         "--backend",
         default=default,
         choices=BACKENDS,
-        help=f"numpy (from scratch) or torch (default: {default})",
+        help=what or f"numpy (from scratch) or torch (default: {default})",
     )
 
 
-def add_model_flags(p: argparse.ArgumentParser, defaults: bool = True) -> None:
-    """--model/--hidden/--activation; with defaults=False they stay None when not given."""
+def add_model_flags(
+    p: argparse.ArgumentParser, defaults: bool = True, file_optional: bool = False
+) -> None:
+    """--model/--hidden/--activation; with defaults=False (commands reading a model file)
+    they stay None when not given, and each one given is checked against the file."""
+
+    def default(value: str) -> str:
+        if defaults:
+            return f"(default: {value})"
+        without = f"; without one: {value}" if file_optional else ""
+        return f"(default: read from MODEL_FILE{without}; given, it must match the file)"
+
     p.add_argument(
         "--model",
         default="mlp" if defaults else None,
         choices=["mlp", "lenet5"],
-        help="feed-forward network or LeNet-5 (default: mlp)",
+        help=f"feed-forward network or LeNet-5 {default('mlp')}",
     )
     p.add_argument(
         "--hidden",
         default=None,
-        help=f"hidden widths, comma-separated: k = how many (default: {DEFAULT_HIDDEN})",
+        help=f"hidden widths, comma-separated: k = how many {default(DEFAULT_HIDDEN)}",
     )
     p.add_argument(
         "--activation",
         default="relu" if defaults else None,
         choices=ACTIVATIONS,
-        help="hidden-layer activation (default: relu)",
+        help=f"hidden-layer activation {default('relu')}",
     )
 
 
@@ -60,8 +82,10 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
     return build_spec(args.model or "mlp", args.hidden, args.activation or "relu")
 
 
-def model_flags_given(args: argparse.Namespace) -> bool:
-    return any(getattr(args, f, None) is not None for f in ("model", "hidden", "activation"))
+def model_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The architecture flags the user actually gave, e.g. {"model": "lenet5"}."""
+    names = ("model", "hidden", "activation")
+    return {f: getattr(args, f) for f in names if getattr(args, f, None) is not None}
 
 
 def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> None:

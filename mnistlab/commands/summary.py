@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="MODEL_FILE",
         help="a saved model (else the architecture the flags describe)",
     )
-    common.add_model_flags(p, defaults=False)
+    common.add_model_flags(p, defaults=False, file_optional=True)
     p.add_argument(
         "--json",
         action="store_true",
@@ -31,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.model_file:
         model = load_model(args.model_file)
-        if common.model_flags_given(args):
-            check_matches(model, common.spec_from_args(args), args.model_file)
+        check_matches(model, common.model_flags(args), args.model_file)
         spec = model.spec
     else:
         spec = common.spec_from_args(args)

@@ -1,12 +1,20 @@
 """Where the data files come from: a named directory, the working tree, a system package, or
 a download from public mirrors.
 
+Every dataset is searched for in the same order: --data-dir; $MNISTLAB_DATA; data/<name>/
+under the current working directory; the system package's folder (Debian's
+/usr/share/datasets/fashion-mnist); and last a download into data/<name>/. One variable
+serves both datasets because it names a folder laid out like data/: MNIST is read from
+$MNISTLAB_DATA/mnist/ and Fashion-MNIST from $MNISTLAB_DATA/fashion-mnist/. A folder that
+itself holds MNIST's files (the older use of the variable) is MNIST's folder.
+
 Checksums are of the uncompressed payload, never of the .gz file: mirrors and Debian
 recompress the files, so the same data arrives in different gzip wrappers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import sys
@@ -23,11 +31,16 @@ from mnistlab.errors import DataError, UserError
 from mnistlab.fileio import atomic_path
 
 ENV_VAR = "MNISTLAB_DATA"
-DEFAULT_DIR = Path("data/mnist")  # relative to the working directory
+DEFAULT_ROOT = Path("data")  # relative to the current working directory, not to the clone
+DEFAULT_DIR = DEFAULT_ROOT / "mnist"
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
+)
+FASHION_MIRRORS: tuple[str, ...] = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
 )
 TIMEOUT_S = 30.0
 CHUNK = 1 << 16
@@ -46,12 +59,18 @@ class Dataset:
     train_labels: DataFile
     test_images: DataFile
     test_labels: DataFile
+    mirrors: tuple[str, ...] = MIRRORS
     system_dir: Path | None = None  # where an OS package installs it
-    install_hint: str = ""
+    install_hint: str = ""  # said when the download fails too
+    label: str = "MNIST"  # the name people write
 
     @property
     def files(self) -> tuple[DataFile, ...]:
         return (self.train_images, self.train_labels, self.test_images, self.test_labels)
+
+    @property
+    def default_dir(self) -> Path:
+        return DEFAULT_ROOT / self.name
 
 
 DATASETS: dict[str, Dataset] = {
@@ -70,8 +89,10 @@ DATASETS: dict[str, Dataset] = {
         DataFile("train-labels-idx1-ubyte", "9018921c3c673c538a1fc5bad174d6f9"),
         DataFile("t10k-images-idx3-ubyte", "8181f5470baa50b63fa0f6fddb340f0a"),
         DataFile("t10k-labels-idx1-ubyte", "15d484375f8d13e6eb1aabb0c3f46965"),
+        mirrors=FASHION_MIRRORS,
         system_dir=Path("/usr/share/datasets/fashion-mnist"),
-        install_hint="install it with `apt-get install dataset-fashion-mnist`",
+        install_hint="or install Debian's copy: apt-get install dataset-fashion-mnist",
+        label="Fashion-MNIST",
     ),
 }
 
@@ -111,46 +132,86 @@ def locate(
     mirrors: Sequence[str] | None = None,
     timeout: float = TIMEOUT_S,
 ) -> Path:
-    """The directory to read `dataset` from, downloading MNIST into data/mnist if need be.
+    """The directory to read `dataset` from, downloading it into data/<name>/ if need be.
 
-    Order: `data_dir` (--data-dir), $MNISTLAB_DATA (MNIST only), data/mnist for MNIST or
-    the system package's directory for other datasets, then a download. A directory the
-    user named must hold the files: silently downloading elsewhere would hide a typo.
+    Order: `data_dir` (--data-dir), $MNISTLAB_DATA (see the module docstring), data/<name>/,
+    the system package's directory, then a download into data/<name>/. A directory the user
+    named must hold the files: silently downloading elsewhere would hide a typo.
     """
     spec = get_dataset(dataset)
-    env = os.environ.get(ENV_VAR) if dataset == "mnist" else None
-    named = data_dir if data_dir is not None else env or None
-    if named is not None:
-        directory = Path(named)
-        file_paths(directory, spec)
-        return directory
-    if spec.system_dir is not None:
-        if not spec.system_dir.is_dir():
-            raise DataError(
-                f"{spec.name} not found in {spec.system_dir}: {spec.install_hint}, "
-                "or pass --data-dir"
-            )
-        file_paths(spec.system_dir, spec)
-        return spec.system_dir
-    if any(find_file(DEFAULT_DIR, file) is None for file in spec.files):
-        download(DEFAULT_DIR, spec, MIRRORS if mirrors is None else mirrors, timeout)
-    return DEFAULT_DIR
+    if data_dir is not None:
+        file_paths(Path(data_dir), spec)
+        return Path(data_dir)
+    from_env = env_dir(spec)
+    if from_env is not None:
+        return from_env
+    for directory in (spec.default_dir, spec.system_dir):
+        if directory is not None and all(find_file(directory, f) for f in spec.files):
+            return directory
+    print(
+        f"{spec.label} not found: downloading it into {spec.default_dir.resolve()}/",
+        file=sys.stderr,
+    )
+    download(spec.default_dir, spec, mirrors, timeout)
+    return spec.default_dir
+
+
+def env_dir(spec: Dataset) -> Path | None:
+    """The dataset's folder under $MNISTLAB_DATA, or None to go on searching.
+
+    The variable must name an existing folder (else DataError: a typo). Inside it the
+    dataset's subfolder, when present, must be complete; a folder holding MNIST's files
+    directly is MNIST's folder. Without either, the search goes on: a variable set for
+    MNIST alone does not stop Fashion-MNIST from being found elsewhere.
+    """
+    value = os.environ.get(ENV_VAR)
+    if not value:
+        return None
+    root = Path(value)
+    if not root.is_dir():
+        raise DataError(f"data directory {root} (${ENV_VAR}) does not exist")
+    sub = root / spec.name
+    if sub.is_dir():
+        file_paths(sub, spec)
+        return sub
+    if spec.name == "mnist" and any(find_file(root, f) for f in spec.files):
+        file_paths(root, spec)
+        return root
+    return None
 
 
 def download(
     dest: str | os.PathLike[str],
     dataset: Dataset,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: Sequence[str] | None = None,
     timeout: float = TIMEOUT_S,
 ) -> None:
-    """Fetch whichever of the dataset's files `dest` lacks."""
+    """Fetch whichever of the dataset's files `dest` lacks.
+
+    A failure leaves no empty folder behind: folders this call created and left empty
+    are removed, so a later run does not mistake them for a data directory.
+    """
     dest = Path(dest)
-    for file in dataset.files:
-        if find_file(dest, file) is None:
-            fetch(file, dest, mirrors, timeout)
+    created = [p for p in (dest, *dest.parents) if not p.exists()]
+    try:
+        for file in dataset.files:
+            if find_file(dest, file) is None:
+                urls = dataset.mirrors if mirrors is None else mirrors
+                fetch(file, dest, urls, timeout, dataset)
+    except BaseException:
+        for folder in created:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        raise
 
 
-def fetch(file: DataFile, dest: Path, mirrors: Sequence[str], timeout: float = TIMEOUT_S) -> Path:
+def fetch(
+    file: DataFile,
+    dest: Path,
+    mirrors: Sequence[str],
+    timeout: float = TIMEOUT_S,
+    dataset: Dataset | None = None,
+) -> Path:
     """Download `file`.gz from the first mirror that serves it intact; return its path.
 
     The bytes go to a temporary file beside the target and are renamed into place only
@@ -168,9 +229,11 @@ def fetch(file: DataFile, dest: Path, mirrors: Sequence[str], timeout: float = T
             return target
         except (OSError, ValueError, http.client.HTTPException, DataError) as exc:
             print(f"warning: skipping {url}: {_reason(exc)}", file=sys.stderr)
+    spec = dataset or DATASETS["mnist"]
+    hint = f"; {spec.install_hint}" if spec.install_hint else ""
     raise DataError(
         f"could not download {target.name} from any of the {len(mirrors)} mirror(s); "
-        "download MNIST yourself and pass --data-dir"
+        f"download {spec.label} yourself and pass --data-dir{hint}"
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from mnistlab.errors import ModelFileError, UserError
 from mnistlab.fileio import atomic_path
-from mnistlab.models.spec import ModelSpec, parameter_mismatch, spec_from_json
+from mnistlab.models.spec import ModelSpec, parameter_mismatch, parse_hidden, spec_from_json
 
 FORMAT = "mnistlab-model"
 FORMAT_VERSION = 1
@@ -27,6 +27,12 @@ class ModelFile:
     spec: ModelSpec
     params: dict[str, np.ndarray]
     info: dict[str, Any]  # training config, backend, accuracy: whatever the writer recorded
+
+    @property
+    def dataset(self) -> str | None:
+        """The dataset the network was trained on; None in files that predate the record."""
+        name = self.info.get("dataset")
+        return name if isinstance(name, str) else None
 
 
 def save_model(
@@ -82,12 +88,41 @@ def load_model(path: str | os.PathLike[str]) -> ModelFile:
     return ModelFile(spec=spec, params=params, info=info)
 
 
-def check_matches(model: ModelFile, spec: ModelSpec, path: str | os.PathLike[str]) -> None:
-    """Refuse a file whose architecture differs from the one the flags ask for."""
-    if model.spec != spec:
+def check_matches(model: ModelFile, flags: dict[str, str], path: str | os.PathLike[str]) -> None:
+    """Refuse a file that contradicts a flag the user gave, e.g. {"model": "lenet5"}.
+
+    Only the flags given are compared: the architecture comes from the file, so a flag
+    left out asks for nothing (a tanh LeNet-5 passes `--model lenet5` alone).
+    """
+    recorded = model.spec.to_json()
+    wanted: dict[str, Any] = dict(flags)
+    if "hidden" in wanted:
+        wanted["hidden"] = list(parse_hidden(wanted["hidden"]))
+    clashes = [
+        f"--{key} {flags[key]}" for key, value in wanted.items() if recorded.get(key) != value
+    ]
+    if clashes:
         raise ModelFileError(
-            f"{path} holds {model.spec.describe()}, but the flags ask for {spec.describe()}"
+            f"{path} holds {model.spec.describe()}, not what {' '.join(clashes)} asks for "
+            "(leave the flag out: the architecture comes from the file)"
         )
+
+
+def check_dataset(
+    model: ModelFile, dataset: str | None, allow_mismatch: bool, path: str | os.PathLike[str]
+) -> str:
+    """The dataset to score `model` on: the one it was trained on unless --dataset says
+    otherwise, and a different one only when the user allows it (scores on the wrong
+    images look like a broken model: a Fashion-MNIST network scores ~6% on MNIST)."""
+    recorded = model.dataset
+    if dataset is None:
+        return recorded or "mnist"  # files without the record were all trained on MNIST
+    if recorded is not None and dataset != recorded and not allow_mismatch:
+        raise ModelFileError(
+            f"{path} was trained on {recorded}, not {dataset}: leave out --dataset, or pass "
+            "--allow-dataset-mismatch to score it on the other images anyway"
+        )
+    return dataset
 
 
 def _check_params(spec: ModelSpec, params: dict[str, np.ndarray], where: str) -> None:

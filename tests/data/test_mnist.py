@@ -104,7 +104,14 @@ def test_fashion_mnist(mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_fashion_mnist_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    spec = dataclasses.replace(sources.DATASETS["fashion-mnist"], system_dir=tmp_path / "none")
+    spec = dataclasses.replace(
+        sources.DATASETS["fashion-mnist"],
+        system_dir=tmp_path / "none",
+        mirrors=("http://127.0.0.1:1/",),
+    )
     monkeypatch.setitem(sources.DATASETS, "fashion-mnist", spec)
-    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    with pytest.raises(DataError, match=r"Fashion-MNIST yourself.*apt-get install dataset-fashion"):
         load_splits("fashion-mnist")
+    assert not (tmp_path / "data").exists()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -87,6 +89,79 @@ def test_default_dir_downloads_what_is_missing(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(sources, "download", lambda *args: calls.append(args))
     assert sources.locate(mirrors=["http://127.0.0.1:1/"]) == sources.DEFAULT_DIR
     assert calls[0][0] == sources.DEFAULT_DIR and calls[0][2] == ["http://127.0.0.1:1/"]
+
+
+FASHION = sources.DATASETS["fashion-mnist"]
+
+
+@pytest.fixture
+def fashion_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Every place Fashion-MNIST may be found, each holding its four file names."""
+    monkeypatch.chdir(tmp_path)
+    system = fake_dir(tmp_path / "usr-share" / "fashion-mnist")
+    monkeypatch.setitem(
+        sources.DATASETS, "fashion-mnist", dataclasses.replace(FASHION, system_dir=system)
+    )
+    return {
+        "flag": fake_dir(tmp_path / "flag"),
+        "env": fake_dir(tmp_path / "root" / "fashion-mnist"),
+        "cwd": fake_dir(tmp_path / "data" / "fashion-mnist"),
+        "system": system,
+    }
+
+
+@pytest.mark.usefixtures("no_download")
+def test_fashion_mnist_has_mnists_search_order(
+    fashion_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = fashion_dirs["env"].parent
+    monkeypatch.setenv(sources.ENV_VAR, str(root))
+    assert sources.locate("fashion-mnist", fashion_dirs["flag"]) == fashion_dirs["flag"]
+    assert sources.locate("fashion-mnist") == fashion_dirs["env"]
+    monkeypatch.delenv(sources.ENV_VAR)
+    assert sources.locate("fashion-mnist").resolve() == fashion_dirs["cwd"]
+    shutil.rmtree(fashion_dirs["cwd"])
+    assert sources.locate("fashion-mnist") == fashion_dirs["system"]
+
+
+def test_fashion_mnist_downloads_into_data_fashion_mnist(
+    fashion_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("cwd", "system"):
+        shutil.rmtree(fashion_dirs[name])
+    calls = []
+    monkeypatch.setattr(sources, "download", lambda *args: calls.append(args))
+    assert sources.locate("fashion-mnist") == Path("data/fashion-mnist")
+    assert calls[0][0] == Path("data/fashion-mnist") and calls[0][1].name == "fashion-mnist"
+    assert "amazonaws.com" in sources.DATASETS["fashion-mnist"].mirrors[0]
+
+
+@pytest.mark.usefixtures("no_download")
+def test_one_variable_serves_both_datasets(
+    fashion_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$MNISTLAB_DATA is laid out like data/; a folder of MNIST's own files still works."""
+    root = fashion_dirs["env"].parent
+    fake_dir(root / "mnist")
+    monkeypatch.setenv(sources.ENV_VAR, str(root))
+    assert sources.locate("mnist") == root / "mnist"
+    assert sources.locate("fashion-mnist") == root / "fashion-mnist"
+    # The older use: the variable names MNIST's folder. Fashion-MNIST is looked for on.
+    monkeypatch.setenv(sources.ENV_VAR, str(fashion_dirs["flag"]))
+    assert sources.locate("mnist") == fashion_dirs["flag"]
+    assert sources.locate("fashion-mnist").resolve() == fashion_dirs["cwd"]
+
+
+def test_a_failed_download_leaves_no_empty_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    with pytest.raises(DataError, match="download MNIST yourself and pass --data-dir"):
+        sources.locate(mirrors=["http://127.0.0.1:1/"], timeout=TIMEOUT)
+    assert list(tmp_path.iterdir()) == []  # neither data/mnist/ nor data/
+    err = capsys.readouterr().err
+    assert f"MNIST not found: downloading it into {tmp_path / 'data' / 'mnist'}/" in err
 
 
 def test_unknown_dataset() -> None:
@@ -189,7 +264,7 @@ def test_all_mirrors_fail(server: str, tmp_path: Path, capsys) -> None:
     mirrors = [f"{server}/missing/", f"{server}/corrupt/", f"{server}/truncated/"]
     with pytest.raises(DataError, match=r"from any of the 3 mirror\(s\).*--data-dir"):
         sources.download(dest, MNIST, mirrors, timeout=TIMEOUT)
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()  # the folder this download created is not left behind empty
     assert len(capsys.readouterr().err.splitlines()) == 3
 
 
