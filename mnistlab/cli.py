@@ -17,6 +17,7 @@ from mnistlab.errors import UserError
 
 COMMANDS = ("train", "evaluate", "summary", "gradcheck", "sweep", "compare", "report")
 EXIT_USAGE = 2
+LAB_MAIN = {"numpy": "mnistlab/numpy_version/main.py", "torch": "mnistlab/pytorch_version/main.py"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -27,7 +28,11 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="mnistlab", description=__doc__.splitlines()[0])
+    parser = OneLineParser(
+        prog="mnistlab",
+        description=__doc__.splitlines()[0],
+        epilog="`mnistlab COMMAND --help` shows a command's flags.",
+    )
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
@@ -37,9 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def command_list(parser: argparse.ArgumentParser) -> str:
+    """What bare `mnistlab` prints: every command with its one-line help."""
+    sub = _commands(parser)
+    width = max(len(name) for name in sub.choices)
+    lines = [f"  {a.dest:<{width}}  {a.help}" for a in sub._choices_actions]
+    return "\n".join(
+        [parser.format_usage().rstrip(), "", "commands:", *lines, "", parser.epilog or ""]
+    )
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse, letting the sub-command's parser report flags it does not know, so the error
+    names the command (`mnistlab train: error: unrecognized arguments: --colour`)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _commands(parser).choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:
+        print(command_list(parser), file=sys.stderr)
+        return EXIT_USAGE
+    args = parse(parser, argv)
     try:
         return int(args.run(args) or 0)
     except UserError as exc:
@@ -48,6 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mnistlab {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def lab_main(backend: str, argv: list[str]) -> int:
+    """A version's own main.py: `mnistlab train --backend BACKEND`, and only that backend
+    (the lab's main.py of one version trains that version)."""
+    full = ["train", "--backend", backend, *argv]
+    args = parse(build_parser(), full)
+    if args.backend != backend:
+        other = args.backend
+        print(
+            f"{LAB_MAIN[backend]}: error: this main.py trains the {backend} version only; for "
+            f"{other} run {LAB_MAIN[other]} or `mnistlab train --backend {other}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    return main(full)
 
 
 if __name__ == "__main__":

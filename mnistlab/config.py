@@ -32,23 +32,26 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lr) and self.lr > 0):
-            raise UserError(f"the learning rate must be a positive number, got {self.lr}")
+            raise UserError(f"--lr: the learning rate must be a positive number, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
-            raise UserError(f"the learning-rate decay must be in (0, 1], got {self.lr_decay}")
+            raise UserError(
+                f"--lr-decay: the learning-rate decay must be in (0, 1], got {self.lr_decay}"
+            )
         if not (math.isfinite(self.l2) and self.l2 >= 0):
-            raise UserError(f"the L2 strength must be zero or positive, got {self.l2}")
+            raise UserError(f"--l2: the L2 strength must be zero or positive, got {self.l2}")
         if self.optimizer not in OPTIMIZERS:
             raise UserError(
-                f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
+                f"--optimizer: unknown optimizer {self.optimizer!r}: "
+                f"choose one of {', '.join(OPTIMIZERS)}"
             )
         if not 0 <= self.momentum < 1:
-            raise UserError(f"momentum must be in [0, 1), got {self.momentum}")
+            raise UserError(f"--momentum must be in [0, 1), got {self.momentum}")
         if self.batch_size < 1:
-            raise UserError(f"the batch size must be at least 1, got {self.batch_size}")
+            raise UserError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.epochs < 1:
-            raise UserError(f"the number of epochs must be at least 1, got {self.epochs}")
+            raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if self.dtype not in DTYPES:
-            raise UserError(f"unknown dtype {self.dtype!r}: choose float32 or float64")
+            raise UserError(f"--dtype: unknown dtype {self.dtype!r}: choose float32 or float64")
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of epoch `epoch` (counted from 1)."""

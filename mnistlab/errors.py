@@ -19,3 +19,8 @@ class ModelFileError(UserError):
 
 class DivergedError(UserError):
     """Training produced a NaN or infinite loss."""
+
+
+def flag(setting: str) -> str:
+    """The command-line flag a setting comes from, as users type it: lr_decay → --lr-decay."""
+    return "--" + setting.replace("_", "-")

@@ -120,8 +120,9 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
         "--l2",
         type=float,
         default=None,
-        help=f"λ in the cost term λ/(2n)·Σ‖W‖² (default: {DEFAULTS.l2:g} for the MLP, "
-        f"{LENET5.l2:g} for LeNet-5)",
+        help=f"λ in the cost term λ/(2n)·Σ‖W‖², n = the number of training images, so "
+        "with --limit-train the same λ weighs more (default: "
+        f"{DEFAULTS.l2:g} for the MLP, {LENET5.l2:g} for LeNet-5)",
     )
     p.add_argument(
         "--optimizer",
@@ -139,15 +140,23 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
         "--seed",
         type=int,
         default=DEFAULTS.seed,
-        help="seeds weights and shuffling: same seed, same numbers",
+        help=f"seeds weights and shuffling: same seed, same numbers (default: {DEFAULTS.seed})",
     )
-    p.add_argument("--dtype", default=DEFAULTS.dtype, choices=["float32", "float64"])
+    p.add_argument(
+        "--dtype",
+        default=DEFAULTS.dtype,
+        choices=["float32", "float64"],
+        help="floating-point type of the weights and of all training arithmetic; float64 "
+        f"for numerical checks, float32 is faster (default: {DEFAULTS.dtype})",
+    )
     p.add_argument(
         "--limit-train",
         type=int,
         default=None,
         metavar="N",
-        help="train on the first N of the 50,000 training images (quick runs)",
+        help="train on the first N of the 50,000 training images (quick runs); n = N in "
+        "λ/(2n), so the same --l2 regularises 50,000/N times more strongly "
+        "(default: all 50,000)",
     )
 
 

@@ -12,7 +12,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "gradcheck", help="check backprop against numerical gradients", description=__doc__
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the small random networks and inputs that are checked (default: 0)",
+    )
     p.add_argument("--json", action="store_true", help='print {"max_rel_error": ...}')
     p.set_defaults(run=run)
 

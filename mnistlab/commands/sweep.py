@@ -57,7 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         f"e.g. 16,32,100:300:100 (default: {DEFAULT_M})",
     )
     p.add_argument(
-        "--activation", default="relu", choices=ACTIVATIONS, help="hidden-layer activation"
+        "--activation",
+        default="relu",
+        choices=ACTIVATIONS,
+        help="hidden-layer activation of every cell (default: relu)",
     )
     common.add_train_flags(p, epochs=DEFAULT_EPOCHS)
     _override_default(p, "batch_size", DEFAULT_BATCH)

@@ -58,9 +58,9 @@ def _check_limit(limit_train: int | None) -> int:
             raise TypeError
         n = operator.index(limit_train)  # ints, NumPy ints; not floats or strings
     except TypeError:
-        raise UserError(f"limit_train must be a whole number, not {limit_train!r}") from None
+        raise UserError(f"--limit-train must be a whole number, not {limit_train!r}") from None
     if not 1 <= n <= N_TRAIN:
-        raise UserError(f"limit_train must be between 1 and {N_TRAIN}, not {n}")
+        raise UserError(f"--limit-train must be between 1 and {N_TRAIN}, not {n}")
     return n
 
 

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from mnistlab.config import LENET5_RECIPE, TrainConfig
 from mnistlab.data.splits import Split, Splits
-from mnistlab.errors import UserError
+from mnistlab.errors import UserError, flag
 from mnistlab.fileio import write_json, write_text
 from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.models.summary import summarize
@@ -100,7 +100,7 @@ class DataCache:
             return full
         if not 1 <= limit_train <= len(full.train):
             raise UserError(
-                f"limit_train must be between 1 and {len(full.train)}, not {limit_train}"
+                f"--limit-train must be between 1 and {len(full.train)}, not {limit_train}"
             )
         train = Split(full.train.x[:limit_train], full.train.y[:limit_train])
         return replace(full, train=train)
@@ -126,19 +126,19 @@ RECORDED_DEFAULTS: dict[str, dict[str, Any]] = {"train": TrainConfig().to_json()
 
 
 def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    """'epochs 2 there, 3 here'-style notes on what makes a recorded run another run."""
+    """'--epochs 2 there, 3 here'-style notes on what makes a recorded run another run."""
     notes = []
     for key, value in wanted.items():
         there = recorded.get(key)
         if isinstance(value, dict) and isinstance(there, dict):
             there = {**RECORDED_DEFAULTS.get(key, {}), **there}
             notes += [
-                f"{sub} {there.get(sub)} there, {v} here"
+                f"{flag(sub)} {there.get(sub)} there, {v} here"
                 for sub, v in value.items()
                 if there.get(sub) != v
             ]
         elif there != value:
-            notes.append(f"{key} {there} there, {value} here")
+            notes.append(f"{flag(key)} {there} there, {value} here")
     return notes
 
 

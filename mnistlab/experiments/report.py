@@ -420,12 +420,14 @@ def report_markdown(inputs: Inputs) -> str:
 
 
 def quick_banner(inputs: Inputs) -> str:
-    n = inputs.best_mlp.history.config.get("n_train")
+    config = inputs.best_mlp.history.config
+    n, l2 = config.get("n_train"), config.get("train", {}).get("l2")
     return (
         f"> **Quick run** (`--quick`): a small grid, {n:,} training images and "
         f"{plural(inputs.plan.epochs, 'epoch')}. It shows that the whole pipeline works; "
         "its numbers are **not** the lab's results. Run `mnistlab report` without "
-        "`--quick` for those."
+        f"`--quick` for those. The L2 term is λ/(2n) with n = {n:,} here, so λ = {l2:g} "
+        f"regularises {N_TRAIN / n:g}× as strongly as in a full run on {N_TRAIN:,} images."
     )
 
 

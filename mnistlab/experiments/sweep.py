@@ -34,7 +34,7 @@ from typing import Any
 
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Splits
-from mnistlab.errors import UserError
+from mnistlab.errors import UserError, flag
 from mnistlab.experiments.grid import Cell, Grid, cell_seed
 from mnistlab.fileio import write_json, write_text
 from mnistlab.models.spec import MLPSpec
@@ -218,7 +218,7 @@ def sweep_record(grid: Grid, settings: SweepSettings) -> dict[str, Any]:
 
 
 def _differences(old: dict[str, Any], grid: Grid, settings: SweepSettings) -> str:
-    """'epochs 2 there, 3 here; grid …': what makes the stored sweep another one."""
+    """'--epochs 2 there, 3 here; grid …': what makes the stored sweep another one."""
     diffs = []
     old_grid = old.get("grid")
     if old_grid != grid.to_json():
@@ -231,7 +231,7 @@ def _differences(old: dict[str, Any], grid: Grid, settings: SweepSettings) -> st
     old_settings = {**defaults, **(old.get("settings") or {})}
     for key, value in settings.identity().items():
         if old_settings.get(key) != value:
-            diffs.append(f"{key.replace('_', '-')} {old_settings.get(key)} there, {value} here")
+            diffs.append(f"{flag(key)} {old_settings.get(key)} there, {value} here")
     return "; ".join(diffs)
 
 

@@ -142,9 +142,13 @@ def build_spec(model: str, hidden: str | None, activation: str) -> ModelSpec:
             raise UserError("--hidden applies to --model mlp only; LeNet-5's layers are fixed")
         return LeNet5Spec(activation=activation)
     if model == "mlp":
-        return MLPSpec(
-            hidden=parse_hidden(DEFAULT_HIDDEN if hidden is None else hidden), activation=activation
-        )
+        widths = parse_hidden(DEFAULT_HIDDEN if hidden is None else hidden)
+        try:
+            return MLPSpec(hidden=widths, activation=activation)
+        except UserError as exc:  # name the flag as typed: --hidden 64,0: … m=0
+            raise UserError(
+                f"--hidden {hidden}: {exc}" if hidden is not None else str(exc)
+            ) from None
     raise UserError(f"unknown model {model!r}: choose mlp or lenet5")
 
 

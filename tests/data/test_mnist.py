@@ -56,7 +56,7 @@ def test_limit_train(splits: Splits, mnist_dir: Path) -> None:
 
 @pytest.mark.parametrize("limit", [0, -1, 50_001, True, 2.5, "10"])
 def test_bad_limit(limit: object, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="limit_train"):
+    with pytest.raises(UserError, match="--limit-train must be"):
         load_splits(data_dir=tmp_path / "not-read", limit_train=limit)  # type: ignore[arg-type]
 
 

@@ -75,7 +75,7 @@ def test_unfinished_run_is_trained_again(tmp_path: Path) -> None:
 
 def test_different_run_is_refused_unless_forced(tmp_path: Path) -> None:
     fake_run(plan(epochs=2), tmp_path / "run")
-    with pytest.raises(UserError, match="epochs 2 there, 3 here"):
+    with pytest.raises(UserError, match="--epochs 2 there, 3 here"):
         compare.reusable(plan(epochs=3), tmp_path / "run", force=False)
     assert compare.reusable(plan(epochs=3), tmp_path / "run", force=True) is None
 
@@ -89,7 +89,7 @@ def test_a_run_recorded_before_lr_decay_existed_is_the_same_run(tmp_path: Path) 
     path.write_text(json.dumps(recorded))
     assert compare.reusable(p, tmp_path / "run", force=False) is not None
     decaying = dataclasses.replace(p, config=dataclasses.replace(p.config, lr_decay=0.5))
-    with pytest.raises(UserError, match=r"lr_decay 1\.0 there, 0\.5 here"):
+    with pytest.raises(UserError, match=r"--lr-decay 1\.0 there, 0\.5 here"):
         compare.reusable(decaying, tmp_path / "run", force=False)
 
 
@@ -155,7 +155,7 @@ def test_compare_refuses_a_directory_with_another_run(tmp_path: Path, capsys) ->
     fake_comparison(out)
     assert main([*COMPARE_ARGS, "--lr", "0.02", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "holds a different run" in err and "lr 0.01 there" in err
+    assert err.count("\n") == 1 and "holds a different run" in err and "--lr 0.01 there" in err
 
 
 def test_compare_out_is_a_file(tmp_path: Path, capsys) -> None:
