@@ -28,7 +28,7 @@ from mnistlab.errors import UserError, flag
 from mnistlab.fileio import write_json, write_text
 from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.models.summary import summarize
-from mnistlab.plots import save_figure
+from mnistlab.plots import epoch_axis, save_figure
 from mnistlab.protocol import History
 from mnistlab.training import CURVES, HISTORY, MODEL
 
@@ -470,7 +470,8 @@ def plot_val_curves(results: Sequence[RunResult], path: str | os.PathLike[str]) 
             markersize=3,
             label=f"{describe_run(result.plan)} ({result.plan.name})",
         )
-    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy per epoch")
+    ax.set(ylabel="validation accuracy (%)", title="validation accuracy per epoch")
+    epoch_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)

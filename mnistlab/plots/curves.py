@@ -7,7 +7,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from mnistlab.plots import save_figure
+from mnistlab.plots import epoch_axis, save_figure
 from mnistlab.protocol import History
 
 
@@ -20,7 +20,7 @@ def plot_learning_curves(history: History, path: str | os.PathLike[str], title: 
     ax_loss.plot(
         epochs, [e.val_loss for e in history.epochs], "s-", label="validation cross-entropy"
     )
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_loss.set(ylabel="loss", title="loss")
     ax_loss.legend()
     ax_acc.plot(epochs, [100 * e.val_acc for e in history.epochs], "o-", label="validation")
     scored = [e for e in history.epochs if e.test_acc is not None]
@@ -32,9 +32,10 @@ def plot_learning_curves(history: History, path: str | os.PathLike[str], title: 
     )
     if history.best:
         ax_acc.axvline(history.best["epoch"], color="grey", linestyle=":", label="best validation")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ax_acc.set(ylabel="accuracy (%)", title="accuracy")
     ax_acc.legend()
     for ax in (ax_loss, ax_acc):
+        epoch_axis(ax)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

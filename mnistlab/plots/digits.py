@@ -23,6 +23,7 @@ from mnistlab.plots import save_figure
 
 DIVERGING = "RdBu_r"
 MISTAKE = "tab:red"
+FRAME_MARGIN = 3  # pixels of room around a prediction grid, so edge tiles' frames fit
 SIDE = 28
 
 
@@ -115,7 +116,10 @@ def plot_prediction_grid(
     ax.set_axis_off()
     cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="white")
     ax.imshow(mosaic, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_ylim(mosaic.shape[0] - 0.5, -11)  # room for the first row's titles
+    # Pixels span -0.5 … shape - 0.5; the margins leave room for the first row's titles
+    # and for the frames, which reach 1 pixel (plus half their line) beyond a tile.
+    ax.set_xlim(-0.5 - FRAME_MARGIN, mosaic.shape[1] - 0.5 + FRAME_MARGIN)
+    ax.set_ylim(mosaic.shape[0] - 0.5 + FRAME_MARGIN, -11)
     for i, (x, y) in enumerate(corners):
         wrong = predictions is not None and int(predictions[i]) != int(labels[i])
         text = str(int(labels[i]))
