@@ -15,7 +15,16 @@ import sys
 from mnistlab import __version__
 from mnistlab.errors import UserError
 
-COMMANDS = ("train", "evaluate", "summary", "gradcheck", "sweep", "compare", "report")
+COMMANDS = (
+    "train",
+    "evaluate",
+    "predict",
+    "summary",
+    "gradcheck",
+    "sweep",
+    "compare",
+    "report",
+)
 EXIT_USAGE = 2
 LAB_MAIN = {"numpy": "mnistlab/numpy_version/main.py", "torch": "mnistlab/pytorch_version/main.py"}
 

@@ -1,0 +1,119 @@
+"""A saved network reading people's images: what `predict` and `serve` share.
+
+`Predictor` loads a model file once (either backend, MLP or LeNet-5), and turns an image
+file's bytes into a `Prediction`: the class, the ten softmax probabilities, the 28×28 the
+network saw (`data.images`' MNIST-style preprocessing) and, for LeNet-5, C1's six
+feature maps. The command line and the web page call exactly this, so they always agree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mnistlab.backends import make_learner
+from mnistlab.config import TrainConfig
+from mnistlab.data.images import Prepared, preprocess
+from mnistlab.learner import Learner
+from mnistlab.models.modelfile import ModelFile, load_model
+from mnistlab.models.spec import LeNet5Spec
+
+DIGITS = [str(d) for d in range(10)]
+CLASS_NAMES = {
+    "mnist": DIGITS,
+    "fashion-mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int  # the class index (a digit for MNIST)
+    label: str  # its name: "7", or "Sneaker" for a Fashion-MNIST model
+    probabilities: np.ndarray  # (10,) softmax of the logits
+    prepared: Prepared  # the decoded image and the (28, 28) input the network saw
+    feature_maps: np.ndarray | None  # LeNet-5: C1's (6, 28, 28) activations; else None
+
+    @property
+    def runner_up(self) -> int:
+        return int(np.argsort(self.probabilities)[-2])
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """exp(z − max z) / Σ exp(z − max z), row by row: never overflows."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Predictor:
+    """One loaded model, ready to read images on `backend` ("numpy" needs no torch)."""
+
+    def __init__(self, model: ModelFile, backend: str = "numpy") -> None:
+        self.model = model
+        self.backend = backend
+        self.learner: Learner = make_learner(backend, model.spec, TrainConfig(), 1, model.params)
+        self.dataset = str(model.info.get("dataset") or "mnist")
+        self.classes = CLASS_NAMES.get(self.dataset, DIGITS)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], backend: str = "numpy") -> Predictor:
+        return cls(load_model(path), backend)
+
+    @property
+    def is_lenet5(self) -> bool:
+        return isinstance(self.model.spec, LeNet5Spec)
+
+    def predict_bytes(self, data: bytes, name: str = "image", maps: bool = False) -> Prediction:
+        """Decode, preprocess and classify one image file; `maps` adds LeNet-5's C1 maps."""
+        return self.predict_prepared(preprocess(data, name), maps)
+
+    def predict_prepared(self, prepared: Prepared, maps: bool = False) -> Prediction:
+        x = prepared.x[None]
+        p = self.probabilities(x)[0]
+        digit = int(p.argmax())
+        fmaps = self.c1_maps(x)[0] if maps and self.is_lenet5 else None
+        return Prediction(digit, self.classes[digit], p, prepared, fmaps)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Softmax outputs (N, 10) for prepared inputs (N, 28, 28)."""
+        return softmax(np.asarray(self.learner.logits(x), dtype=np.float64))
+
+    def c1_maps(self, x: np.ndarray) -> np.ndarray:
+        """LeNet-5's C1 activations (N, 6, 28, 28): what its first layer made of x."""
+        network: Any = self.learner.model  # type: ignore[attr-defined]
+        if self.backend == "torch":
+            from mnistlab.pytorch_version.network import feature_maps
+
+            return feature_maps(network, x)["conv1"]
+        return network.feature_maps(x)["conv1"]
+
+    def describe(self) -> dict[str, Any]:
+        """What the page shows about the model: architecture, test accuracy, training."""
+        best = self.model.info.get("best") or {}
+        spec = self.model.spec
+        return {
+            "architecture": spec.to_json(),
+            "description": spec.describe(),
+            "parameters": int(sum(int(np.prod(s)) for s in spec.parameter_shapes().values())),
+            "test_acc": best.get("test_acc"),
+            "val_acc": best.get("val_acc"),
+            "best_epoch": best.get("epoch"),
+            "trained_on": self.model.info.get("backend"),
+            "backend": self.backend,
+            "dataset": self.dataset,
+            "classes": self.classes,
+            "feature_maps": self.is_lenet5,
+        }

@@ -1,0 +1,186 @@
+"""MNIST-style preprocessing, step by step, on synthetic digits drawn with Pillow."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mnistlab.data import images
+from mnistlab.data.images import (
+    ImageError,
+    centre_of_mass,
+    crop_to_ink,
+    image_files,
+    preprocess,
+)
+
+
+def draw_digit(
+    size: tuple[int, int] = (300, 200),
+    box: tuple[int, int, int, int] = (40, 30, 120, 170),
+    ink: int = 0,
+    paper: int = 255,
+) -> Image.Image:
+    """A '0'-like ring with a bar through it: asymmetric enough to catch a flip or shift."""
+    image = Image.new("L", size, paper)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse(box, outline=ink, width=9)
+    x0, y0, x1, _ = box
+    draw.line((x0 + 10, y0 + 20, x1, y0 + 20), fill=ink, width=9)
+    return image
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **kwargs: object) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def seen(image: Image.Image, fmt: str = "PNG", **kwargs: object) -> np.ndarray:
+    return preprocess(encode(image, fmt, **kwargs)).x
+
+
+def test_output_is_28x28_float32_in_unit_range() -> None:
+    x = seen(draw_digit())
+    assert x.shape == (28, 28) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == pytest.approx(1.0)
+    assert (x[0] == 0).all() and (x[:, 0] == 0).all()  # MNIST's black margin
+
+
+def test_a_shifted_digit_comes_back_centred_and_identical() -> None:
+    here = seen(draw_digit(box=(20, 20, 100, 160)))
+    there = seen(draw_digit(size=(500, 400), box=(380, 220, 460, 360)))
+    np.testing.assert_allclose(here, there, atol=1e-6)
+    cy, cx = centre_of_mass(here)
+    assert abs(cy - images.CENTRE) <= 0.5 and abs(cx - images.CENTRE) <= 0.5
+
+
+def test_inverted_image_comes_back_the_same() -> None:
+    dark_on_white = seen(draw_digit(ink=0, paper=255))
+    light_on_black = seen(draw_digit(ink=255, paper=0))
+    np.testing.assert_allclose(dark_on_white, light_on_black, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("box", "axis"), [((40, 30, 120, 170), 0), ((20, 60, 280, 140), 1)], ids=["tall", "wide"]
+)
+def test_longer_side_is_20_pixels_and_aspect_is_kept(box, axis) -> None:
+    x = seen(draw_digit(size=(300, 200), box=box))
+    h, w = crop_to_ink(x).shape
+    assert (h, w)[axis] == images.BOX
+    x0, y0, x1, y1 = box
+    aspect = ((y1 - y0) / (x1 - x0)) if axis == 0 else ((x1 - x0) / (y1 - y0))
+    shorter = (w, h)[axis]
+    assert shorter == pytest.approx(images.BOX / aspect, abs=1.5)
+
+
+@pytest.mark.parametrize("where", [(10, 10, 60, 110), (200, 60, 280, 190), (120, 40, 180, 100)])
+def test_centre_of_mass_within_half_a_pixel_of_the_centre(where) -> None:
+    x = seen(draw_digit(box=where))
+    cy, cx = centre_of_mass(x)
+    assert abs(cy - 14.0) <= 0.5 and abs(cx - 14.0) <= 0.5
+
+
+def test_a_thin_vertical_bar_stays_thin() -> None:
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).line((140, 40, 140, 240), fill=0, width=20)
+    x = seen(image)
+    h, w = crop_to_ink(x).shape
+    assert h == 20 and w <= 4
+
+
+def test_mnist_digit_is_nearly_unchanged() -> None:
+    """An MNIST-made digit (20-px box, centred by mass) is already what preprocess makes."""
+    digit = seen(draw_digit(ink=255, paper=0))
+    again = seen(Image.fromarray((digit * 255).round().astype(np.uint8)))
+    assert np.abs(again - digit).mean() < 0.02
+
+
+def test_rgba_with_transparent_background_is_ink_on_white() -> None:
+    grey = draw_digit()
+    rgba = Image.new("RGBA", grey.size, (0, 0, 0, 0))  # transparent *black*: a canvas export
+    ink = np.asarray(grey) < 128
+    pixels = np.zeros((*ink.shape, 4), np.uint8)
+    pixels[ink] = (20, 20, 160, 255)  # dark blue ink
+    rgba = Image.fromarray(pixels, "RGBA")
+    np.testing.assert_allclose(seen(rgba), seen(grey), atol=0.08)
+
+
+def test_light_ink_on_transparent_background_is_still_found() -> None:
+    grey = draw_digit()
+    pixels = np.zeros((grey.height, grey.width, 4), np.uint8)
+    pixels[..., :3] = 255
+    pixels[..., 3] = 255 - np.asarray(grey)  # white ink, visible only through alpha
+    x = seen(Image.fromarray(pixels, "RGBA"))
+    np.testing.assert_allclose(x, seen(grey), atol=0.08)
+
+
+def test_exif_rotation_is_applied() -> None:
+    upright = draw_digit()
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # how a sideways phone stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    x = seen(stored, "JPEG", quality=95, exif=exif.tobytes())
+    np.testing.assert_allclose(x, seen(upright), atol=0.1)
+
+
+def test_jpeg_noise_and_colour_do_not_matter() -> None:
+    grey = draw_digit()
+    colour = Image.merge("RGB", (grey, grey, grey.point(lambda v: min(255, v + 40))))
+    x = seen(colour, "JPEG", quality=70)
+    assert np.abs(x - seen(grey)).mean() < 0.05
+    assert np.corrcoef(x.ravel(), seen(grey).ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "GIF", "WEBP"])
+def test_every_format_reads(fmt) -> None:
+    x = seen(draw_digit().convert("RGB"), fmt)
+    assert np.abs(x - seen(draw_digit())).mean() < 0.03
+
+
+def test_faint_pencil_on_grey_paper_becomes_full_strength_ink() -> None:
+    x = seen(draw_digit(ink=150, paper=200))
+    assert x.max() == pytest.approx(1.0)
+    assert np.abs(x - seen(draw_digit())).mean() < 0.03
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"", "empty"),
+        (b"hello, not an image", "not an image"),
+        (encode(Image.new("L", (50, 50), 255)), "blank"),
+        (encode(Image.new("RGB", (50, 50), (10, 120, 30))), "blank"),
+        (encode(draw_digit())[:300], "damaged"),
+    ],
+    ids=["empty", "text", "white", "one-colour", "truncated"],
+)
+def test_bad_images_are_one_clear_error(data, words) -> None:
+    with pytest.raises(ImageError, match=words):
+        preprocess(data, "x.png")
+
+
+@pytest.mark.parametrize("limit", [6_000, 1_000], ids=["over-the-warning", "over-twice"])
+def test_decompression_bomb_is_refused(monkeypatch, limit) -> None:
+    """Pillow warns above MAX_IMAGE_PIXELS and raises above twice it: both are errors here."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    with pytest.raises(ImageError, match="decompression bomb"):
+        preprocess(encode(draw_digit(size=(100, 100), box=(10, 10, 60, 90))), "bomb.png")
+
+
+def test_real_bomb_file_is_refused(bomb_png) -> None:
+    with pytest.raises(ImageError, match="decompression bomb"):
+        preprocess(bomb_png, "bomb.png")
+
+
+def test_directory_lists_its_images_only(tmp_path) -> None:
+    for name in ("b.png", "a.JPG", "c.webp", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in image_files(tmp_path)] == ["a.JPG", "b.png", "c.webp"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ImageError, match="no images"):
+        image_files(empty)
