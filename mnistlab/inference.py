@@ -65,7 +65,7 @@ class Predictor:
         self.model = model
         self.backend = backend
         self.learner: Learner = make_learner(backend, model.spec, TrainConfig(), 1, model.params)
-        self.dataset = str(model.info.get("dataset") or "mnist")
+        self.dataset = model.dataset or "mnist"  # files before the record are MNIST
         self.classes = CLASS_NAMES.get(self.dataset, DIGITS)
 
     @classmethod
