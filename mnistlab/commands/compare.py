@@ -1,10 +1,14 @@
 """`mnistlab compare`: one configuration on NumPy and on PyTorch, and an MLP against LeNet-5.
 
+The MLP the flags describe trains on both backends for --epochs; LeNet-5 trains with its
+own recipe on --lenet-backend for --lenet-epochs (15 by default, whatever --epochs says).
 Each run is recorded in its own directory under --out (numpy-mlp/, torch-mlp/,
 torch-lenet5/, …) and reused when it is already there and finished with the same
 settings, so running the command again only re-tabulates. Each run trains in its own
-process on one CPU thread. Writes compare.json, compare.md and val_acc_curves.png beside
-the runs.
+process on one CPU thread. What will train, and roughly how long it takes, is printed
+before anything starts. Writes DIR/compare.json (every number, with its run directory),
+DIR/compare.md (the two tables) and DIR/val_acc_curves.png (validation accuracy per
+epoch of every run) beside the runs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from mnistlab.backends import BACKENDS
 from mnistlab.commands import common
 from mnistlab.data.splits import N_TRAIN
 from mnistlab.errors import UserError
+from mnistlab.models.spec import LeNet5Spec
 
 DEFAULT_LENET_EPOCHS = 15
 
@@ -31,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--lenet-epochs",
         type=int,
         default=DEFAULT_LENET_EPOCHS,
-        help=f"epochs of the LeNet-5 run (default: {DEFAULT_LENET_EPOCHS})",
+        help="epochs of the LeNet-5 run; --epochs sets the MLP's only "
+        f"(default: {DEFAULT_LENET_EPOCHS})",
     )
     p.add_argument(
         "--lenet-backend",
@@ -44,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--out",
         default="runs/compare",
         metavar="DIR",
-        help="one run directory per run inside DIR, plus compare.json / compare.md "
-        "(default: runs/compare)",
+        help="one run directory per run inside DIR, plus compare.json, compare.md and "
+        "val_acc_curves.png (default: runs/compare)",
     )
     p.add_argument(
         "--workers",
@@ -84,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab.experiments import compare
 
     data = compare.DataCache(args.dataset, args.data_dir)
+    if not isinstance(spec, LeNet5Spec):
+        print(
+            f"compare {spec.describe()} on NumPy and PyTorch, "
+            f"{compare.plural(config.epochs, 'epoch')}; "
+            f"LeNet-5 on {args.lenet_backend}, --lenet-epochs {args.lenet_epochs}"
+        )
     comparison = compare.run_compare(
         spec,
         config,

@@ -23,8 +23,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from mnistlab.config import LENET5_RECIPE, TrainConfig
-from mnistlab.data.splits import Split, Splits
+from mnistlab.data.splits import N_TRAIN, Split, Splits
 from mnistlab.errors import UserError, flag
+from mnistlab.experiments.estimate import duration, run_seconds
 from mnistlab.fileio import write_json, write_text
 from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.models.summary import summarize
@@ -238,7 +239,7 @@ def _train_all(
             if len(running) == workers:
                 collect(wait(running, return_when=FIRST_COMPLETED).done)
             if log:
-                epochs = f"{plan.config.epochs} epoch" + ("s" if plan.config.epochs != 1 else "")
+                epochs = plural(plan.config.epochs, "epoch")
                 log(f"training {describe_run(plan)} for {epochs} in {run_dir}")
             pool = ProcessPoolExecutor(max_workers=1, env=ONE_THREAD)
             running[pool.submit(train_in_worker, plan, run_dir, data_dir)] = (i, pool)
@@ -268,6 +269,10 @@ def ensure_runs(
     results: dict[int, RunResult] = {
         i: _reuse(*jobs[i], h, log) for i, h in enumerate(histories) if h is not None
     }
+    if todo and log:
+        data.directory()  # a missing data folder is reported before the plan, not after
+        for line in plan_lines([jobs[i][0] for i in todo], workers):
+            log(line)
     if todo:
         trained = _train_all([jobs[i] for i in todo], data, workers, log)
         for i, history in zip(todo, trained, strict=True):
@@ -275,11 +280,38 @@ def ensure_runs(
     return [results[i] for i in range(len(jobs))]
 
 
+def plan_lines(plans: Sequence[RunPlan], workers: int = 1) -> list[str]:
+    """What is about to train and roughly for how long, said before it starts."""
+    lines = [f"to train: {plural(len(plans), 'run')}"]
+    total = 0.0
+    for plan in plans:
+        n = plan.limit_train or N_TRAIN
+        seconds = run_seconds(
+            plan.spec, plan.backend, plan.config.batch_size, n, plan.config.epochs
+        )
+        total += seconds
+        epochs = plural(plan.config.epochs, "epoch")
+        lines.append(
+            f"  {plan.name:<13} {describe_run(plan)}, {epochs} on {n:,} images  {duration(seconds)}"
+        )
+    at_once = min(max(1, workers), len(plans))
+    how = "one after another" if at_once == 1 else f"{at_once} at a time, if cores are free"
+    lines.append(
+        f"in all {duration(total / at_once)} ({how}; a rough estimate for an idle 2-core "
+        "machine, a busy one takes longer)"
+    )
+    return lines
+
+
 def ensure_run(
     plan: RunPlan, run_dir: Path, data: DataCache, *, force: bool = False, log: Log | None = print
 ) -> RunResult:
     """Reuse the finished run in `run_dir`, or train it there under the lab protocol."""
     return ensure_runs([(plan, run_dir)], data, force=force, log=log)[0]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def describe_run(plan: RunPlan) -> str:

@@ -37,6 +37,7 @@ from mnistlab.experiments.compare import (
     markdown_table,
     model_table,
     plot_val_curves,
+    plural,
     write_comparison,
 )
 from mnistlab.experiments.sweep import SweepSettings
@@ -429,10 +430,6 @@ def quick_banner(inputs: Inputs) -> str:
         f"`--quick` for those. The L2 term is λ/(2n) with n = {n:,} here, so λ = {l2:g} "
         f"regularises {N_TRAIN / n:g}× as strongly as in a full run on {N_TRAIN:,} images."
     )
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def optimizer_text(name: str, momentum: float) -> str:

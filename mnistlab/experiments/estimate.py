@@ -1,0 +1,62 @@
+"""Rough run times, printed before long work starts so nobody waits blind.
+
+Per-image CPU costs, measured with one thread per run (as compare, report and sweep train)
+on this project's 2-core machine by `benchmarks/run_time_rates.py` (numpy 2.4 with
+OpenBLAS, torch 2.13; process time, so other users' load does not inflate them):
+
+- MLP training, per image: MACs × (0.042 + 2.25/B) ns, B the batch size (small batches
+  pay NumPy's per-call overhead once per step), plus 300/B µs on PyTorch (dispatch,
+  autograd and the optimiser: ~300 µs a step).
+- LeNet-5 training at batch 20: 150 µs (NumPy) and 165 µs (PyTorch) per image, scaled to
+  other batch sizes like the MLP.
+- Scoring, per image: 1 µs + MACs × 0.015 ns (MLP); LeNet-5 130 µs (NumPy), 85 µs (PyTorch).
+
+An epoch trains on n images and scores the 10,000 validation images and, when validation
+improved, the 10,000 test images (counted as 15,000 in all). The total is multiplied by
+1.25 for what this leaves out (the default `make run` measured 1.57 s an epoch where the
+rates alone give 1.25 s). Good to about a factor of 2 on an idle machine; a busy one takes
+longer.
+"""
+
+from __future__ import annotations
+
+from mnistlab.models.spec import LeNet5Spec, ModelSpec
+from mnistlab.models.summary import summarize
+
+SCORED_PER_EPOCH = 15_000
+UNMODELLED = 1.25
+LENET_TRAIN_US = {"numpy": 150.0, "torch": 165.0}  # per image at batch 20
+LENET_SCORE_US = {"numpy": 130.0, "torch": 85.0}
+TORCH_STEP_US = 300.0
+
+
+def batch_factor(batch_size: int) -> float:
+    """ns per multiply-add of one training image at this batch size (fwd + backward)."""
+    return 0.04 + 1.8 / batch_size
+
+
+def epoch_seconds(spec: ModelSpec, backend: str, batch_size: int, n_train: int) -> float:
+    """Rough seconds of one epoch (training plus scoring) on one thread."""
+    if isinstance(spec, LeNet5Spec):
+        train_us = LENET_TRAIN_US[backend] * batch_factor(batch_size) / batch_factor(20)
+        score_us = LENET_SCORE_US[backend]
+    else:
+        macs = summarize(spec)["macs"]
+        train_us = macs * batch_factor(batch_size) / 1_000
+        if backend == "torch":
+            train_us += TORCH_STEP_US / batch_size
+        score_us = 1 + macs * 0.015 / 1_000
+    return UNMODELLED * (n_train * train_us + SCORED_PER_EPOCH * score_us) / 1e6
+
+
+def run_seconds(spec: ModelSpec, backend: str, batch_size: int, n_train: int, epochs: int) -> float:
+    return epochs * epoch_seconds(spec, backend, batch_size, n_train)
+
+
+def duration(seconds: float) -> str:
+    """'~40 s', '~3 min', '~1.5 h': rough numbers, written as rough numbers."""
+    if seconds < 90:
+        return f"~{max(5, round(seconds / 5) * 5):.0f} s"
+    if seconds < 90 * 60:
+        return f"~{round(seconds / 60):.0f} min"
+    return f"~{seconds / 3600:.1f} h"
