@@ -1,10 +1,13 @@
 """`mnistlab sweep`: train a k × m grid of MLPs in parallel and pick the best by validation.
 
 Each cell (k hidden layers of m neurons) is a full lab-protocol run with its own seed.
-Finished cells are appended to DIR/results.jsonl as they arrive, so an interrupted sweep
-resumes when the same command is run again. The best cell is the one with the highest
-VALIDATION accuracy (ties: fewer parameters, then smaller k); its test accuracy is
-reported, never used to choose.
+DIR/sweep.json records the grid and the settings; finished cells are appended to
+DIR/results.jsonl as they arrive, so an interrupted sweep resumes when the same command
+is run again, and a finished one grows when run again with more k or m values (same
+settings): only the new cells train. The best cell is the one with the highest
+VALIDATION accuracy (ties: fewer parameters, then smaller k), written to DIR/best.json;
+its test accuracy is reported, never used to choose. Takes the train flags except
+--model and --hidden: --k and --m give the architectures.
 """
 
 from __future__ import annotations
@@ -90,6 +93,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "they read the data from --data-dir, else from their own $MNISTLAB_DATA",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the results of a different sweep in DIR instead of refusing "
+        "(a larger grid with the same settings extends DIR without it)",
+    )
+    # The grid decides every cell's architecture: these train flags are refused with a
+    # pointer to --k/--m instead of argparse's "unrecognized arguments".
+    p.add_argument("--model", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--hidden", default=None, help=argparse.SUPPRESS)
+    p.add_argument(
         "--connect-timeout",
         type=float,
         default=10.0,
@@ -135,7 +148,21 @@ def _workers(args: argparse.Namespace) -> int:
     return workers
 
 
+def check_architecture_flags(args: argparse.Namespace) -> None:
+    if args.model not in (None, "mlp"):
+        raise UserError(
+            f"--model {args.model}: a sweep trains MLPs of k hidden layers of m neurons; "
+            "for LeNet-5 use train or compare"
+        )
+    if args.hidden is not None:
+        raise UserError(
+            f"--hidden {args.hidden}: a sweep's widths come from --k and --m "
+            "(k hidden layers of m neurons each)"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    check_architecture_flags(args)
     grid = parse_grid(args.k, args.m)  # bad flags fail here, before anything is touched
     workers = _workers(args)
     if args.limit_train is not None and not 1 <= args.limit_train <= N_TRAIN:
@@ -152,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         workers=workers,
         scheduler=args.scheduler,
         connect_timeout=args.connect_timeout,
+        force=args.force,
     )
     elapsed = time.perf_counter() - start
     if outcome.interrupted:

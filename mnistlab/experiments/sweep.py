@@ -217,13 +217,26 @@ def sweep_record(grid: Grid, settings: SweepSettings) -> dict[str, Any]:
     return {"grid": grid.to_json(), "settings": settings.to_json()}
 
 
+def stored_grid(record: dict[str, Any]) -> Grid:
+    return Grid(tuple(record["grid"]["k"]), tuple(record["grid"]["m"]))
+
+
+def extends(grid: Grid, old: Grid) -> bool:
+    """Whether `grid` holds every cell of `old`: the same sweep with cells added."""
+    return set(old.ks) <= set(grid.ks) and set(old.ms) <= set(grid.ms)
+
+
 def _differences(old: dict[str, Any], grid: Grid, settings: SweepSettings) -> str:
-    """'--epochs 2 there, 3 here; grid …': what makes the stored sweep another one."""
+    """'--epochs 2 there, 3 here; grid …': what makes the stored sweep another one.
+
+    A larger grid that keeps every stored k and m is the same sweep, extended."""
     diffs = []
-    old_grid = old.get("grid")
-    if old_grid != grid.to_json():
-        there = Grid(tuple(old_grid["k"]), tuple(old_grid["m"])).describe() if old_grid else "?"
-        diffs.append(f"grid {there} there, {grid.describe()} here")
+    there = stored_grid(old)
+    if not extends(grid, there):
+        diffs.append(
+            f"grid {there.describe()} there, {grid.describe()} here: a sweep can be extended "
+            "by adding k or m values, not by dropping them"
+        )
     # A setting the stored sweep does not mention was added after it ran, with its default.
     defaults = {
         f.name: f.default for f in dataclasses.fields(SweepSettings) if f.default is not MISSING
@@ -248,18 +261,26 @@ def _read_record(out: Path) -> dict[str, Any] | None:
     return record
 
 
-def check_out_dir(out: Path, grid: Grid, settings: SweepSettings) -> list[dict[str, Any]]:
+def check_out_dir(
+    out: Path, grid: Grid, settings: SweepSettings, force: bool = False
+) -> list[dict[str, Any]]:
     """Refuse a directory that holds another sweep; return the rows this one can keep.
 
-    Only reads: a refused command leaves every byte as it was.
+    Only reads: a refused command leaves every byte as it was. With `force`, another
+    sweep's files are not refused but not kept either (prepare_out_dir removes them).
     """
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a directory")
+    if force and another_sweep(out, grid, settings):
+        return []
     record = _read_record(out)
     if record is not None:
         diff = _differences(record, grid, settings)
         if diff:
-            raise UserError(f"{out} holds results of a different sweep ({diff}); use another --out")
+            raise UserError(
+                f"{out} holds results of a different sweep ({diff}); use another --out, "
+                "or --force to replace it"
+            )
     rows, _ = read_results(out / RESULTS)
     cells = set(grid.cells)
     for row in rows:
@@ -277,6 +298,15 @@ def check_out_dir(out: Path, grid: Grid, settings: SweepSettings) -> list[dict[s
     return _first_per_cell(rows)
 
 
+def another_sweep(out: Path, grid: Grid, settings: SweepSettings) -> bool:
+    """Whether `out` holds files of a sweep this command would refuse to continue."""
+    try:
+        check_out_dir(out, grid, settings)
+    except UserError:
+        return True
+    return False
+
+
 def _first_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: dict[Cell, dict[str, Any]] = {}
     for row in rows:
@@ -284,14 +314,32 @@ def _first_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def prepare_out_dir(out: Path, grid: Grid, settings: SweepSettings) -> None:
-    """Record the sweep, and drop a partial last line left by a killed run (atomically)."""
+def prepare_out_dir(
+    out: Path, grid: Grid, settings: SweepSettings, replace: bool = False
+) -> str | None:
+    """Record the sweep, and drop a partial last line left by a killed run (atomically).
+
+    A larger grid is recorded over the stored one (the settings stay as stored); with
+    `replace`, another sweep's files are removed first. Returns a note on either.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / SWEEP).exists():
+    note = None
+    if replace:
+        from mnistlab.plots.sweep import HEATMAP, SECONDS_VS_M, VAL_ACC_VS_M
+
+        for name in (SWEEP, RESULTS, BEST, VAL_ACC_VS_M, HEATMAP, SECONDS_VS_M):
+            (out / name).unlink(missing_ok=True)
+        note = f"--force: removed the results of a different sweep from {out}"
+    record = _read_record(out)
+    if record is None:
         write_json(out / SWEEP, sweep_record(grid, settings))
+    elif stored_grid(record) != grid:
+        note = f"extending the sweep in {out} from {stored_grid(record).describe()}"
+        write_json(out / SWEEP, {**record, "grid": grid.to_json()})
     rows, dropped = read_results(out / RESULTS)
     if dropped:
         write_text(out / RESULTS, "".join(json.dumps(row) + "\n" for row in rows))
+    return note
 
 
 # ---------------------------------------------------------------- where the cells run
@@ -395,13 +443,18 @@ def run_sweep(
     workers: int = 1,
     scheduler: str | None = None,
     connect_timeout: float = 10.0,
+    force: bool = False,
     echo: Callable[[str], None] = print,
 ) -> SweepOutcome:
-    """Run the cells `out` lacks; Ctrl-C stops early and keeps every finished cell."""
+    """Run the cells `out` lacks; Ctrl-C stops early and keeps every finished cell.
+
+    With `force`, a directory holding another sweep is emptied of it and started afresh.
+    """
     for cell in grid.cells:  # every cell's model and config must be valid before any work
         settings.spec(cell)
         settings.train_config(cell)
-    rows = check_out_dir(out, grid, settings)
+    replace = force and another_sweep(out, grid, settings)
+    rows = check_out_dir(out, grid, settings, force)
     done = {Cell(r["k"], r["m"]) for r in rows}
     # Largest first: a big cell started last would leave the other workers idle at the end.
     todo = sorted((c for c in grid.cells if c not in done), key=lambda c: -c.n_params)
@@ -413,7 +466,9 @@ def run_sweep(
     )
     with backend as where:
         outcome.where = where
-        prepare_out_dir(out, grid, settings)
+        note = prepare_out_dir(out, grid, settings, replace)
+        if note:
+            echo(note)
         if not todo:
             echo(f"all {len(grid)} cells of {grid.describe()} already finished in {out}")
             return outcome
@@ -509,7 +564,8 @@ def write_best(out: Path, best: dict[str, Any], grid: Grid, settings: SweepSetti
         "seconds": best["seconds"],
         "seed": best["seed"],
         "chosen_by": CHOSEN_BY,
-        "sweep": sweep_record(grid, settings),
+        # As sweep.json records it: the data directory the cells actually read, say.
+        "sweep": _read_record(out) or sweep_record(grid, settings),
     }
     write_json(out / BEST, data)
     return out / BEST

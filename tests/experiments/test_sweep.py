@@ -234,7 +234,7 @@ def cell(row: dict[str, Any]) -> Cell:
     "change",
     [
         ["--m", "4,8"],
-        ["--k", "1,2"],
+        ["--k", "2"],
         ["--epochs", "2"],
         ["--lr", "0.1"],
         ["--seed", "1"],
@@ -257,6 +257,73 @@ def test_another_sweeps_directory_is_refused_untouched(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "holds results of a different sweep" in err and "use another --out" in err
     assert snapshot(out) == before
+
+
+@pytest.mark.mnist
+def test_a_finished_sweep_grows_with_a_larger_grid(
+    reference: dict[str, Any],
+    mnist_dir: Path,
+    tmp_path: Path,
+    count_cells: list[Cell],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "sweep"
+    shutil.copytree(reference["out"], out)
+    tiny = [a if a != "4,8,16" else "4,8,16,32" for a in TINY]
+    argv = ["sweep", *tiny, "--data-dir", str(mnist_dir), "--workers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert count_cells == [Cell(1, 32)]  # only the new cell trains
+    assert "extending the sweep in" in stdout and "1 of 4 cells to run" in stdout
+    grown = table(stdout)
+    assert {key: grown[key] for key in reference["table"]} == reference["table"]
+    assert json.loads((out / sweep.SWEEP).read_text())["grid"] == {"k": [1], "m": [4, 8, 16, 32]}
+    assert len(rows_of(out)) == 4
+
+
+def test_best_json_records_the_data_dir_sweep_json_has(reference: dict[str, Any]) -> None:
+    record = json.loads((reference["out"] / sweep.SWEEP).read_text())
+    best = json.loads((reference["out"] / sweep.BEST).read_text())
+    assert record["settings"]["data_dir"] is not None
+    assert best["sweep"] == record
+
+
+@pytest.mark.mnist
+def test_force_replaces_a_different_sweep(
+    reference: dict[str, Any], mnist_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sweep"
+    shutil.copytree(reference["out"], out)
+    argv = ["sweep", *TINY, "--seed", "1", "--data-dir", str(mnist_dir), "--out", str(out)]
+    assert main([*argv, "--workers", "1", "--force"]) == 0
+    assert "--force: removed the results of a different sweep" in capsys.readouterr().out
+    assert sorted(r["seed"] for r in rows_of(out)) == [cell_seed(1, Cell(1, m)) for m in (4, 8, 16)]
+    assert json.loads((out / sweep.SWEEP).read_text())["settings"]["seed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--hidden", "100"], "--hidden 100: a sweep's widths come from --k and --m"),
+        (["--model", "lenet5"], "--model lenet5: a sweep trains MLPs"),
+    ],
+)
+def test_architecture_flags_point_to_k_and_m(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], words: str
+) -> None:
+    assert main(["sweep", *TINY, "--out", str(tmp_path / "s"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mnistlab sweep: error: ") and words in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_sweep_help_gives_its_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"--epochs EPOCHS default: {sweep.DEFAULT_EPOCHS}" in text
+    assert "DIR/sweep.json records the grid and the settings" in text
+    assert "--force replace the results of a different sweep" in text
 
 
 @pytest.mark.mnist
