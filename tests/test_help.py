@@ -125,3 +125,19 @@ def test_quick_report_banner_says_lambda_is_stronger() -> None:
     )
     banner = quick_banner(inputs)  # type: ignore[arg-type]
     assert "λ/(2n) with n = 5,000 here, so λ = 5 regularises 10× as strongly" in banner
+
+
+def test_report_help_gives_measured_times(capsys) -> None:
+    text = help_text(capsys, "report")
+    assert "minutes, not hours" not in text
+    assert "about 40 s on 2 free cores, ~10 s when run again" in text
+    assert "about 25 minutes" in text and "Open DIR/report.html in a browser" in text
+
+
+def test_report_ends_with_the_page_to_open(tmp_path: Path, monkeypatch, capsys) -> None:
+    from mnistlab.experiments import report
+
+    monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: None)
+    assert main(["report", "--quick", "--out", str(tmp_path / "r")]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"open it in a browser: {(tmp_path / 'r' / 'report.html').as_uri()}"
