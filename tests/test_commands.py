@@ -128,10 +128,10 @@ def test_train_force_clears_the_previous_run(trained: dict, mnist_dir: Path, tmp
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
-        (["--hidden", "50"], ["[784, 32, 10]", "[784, 50, 10]"]),
-        (["--hidden", "32,32"], ["[784, 32, 10]", "[784, 32, 32, 10]"]),
-        (["--activation", "tanh"], ["relu", "tanh"]),
-        (["--model", "lenet5"], ["[784, 32, 10]", "LeNet-5"]),
+        (["--hidden", "50"], ["[784, 32, 10]", "--hidden 50"]),
+        (["--hidden", "32,32"], ["[784, 32, 10]", "--hidden 32,32"]),
+        (["--activation", "tanh"], ["[784, 32, 10] relu", "--activation tanh"]),
+        (["--model", "lenet5"], ["[784, 32, 10]", "--model lenet5"]),
     ],
 )
 def test_evaluate_refuses_flags_that_disagree_with_the_file(
