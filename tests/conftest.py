@@ -22,6 +22,17 @@ def mnist_dir() -> Path:
     return path
 
 
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    """Debian's Fashion-MNIST (.ci/run installs it); a skip that says so where it cannot."""
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"Fashion-MNIST not in {FASHION_DIR}: apt-get install dataset-fashion-mnist")
+    return FASHION_DIR
+
+
 @pytest.fixture(autouse=True)
 def _headless(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")

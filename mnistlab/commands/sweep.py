@@ -25,11 +25,15 @@ from mnistlab.data.splits import N_TRAIN
 from mnistlab.errors import UserError
 from mnistlab.experiments import sweep  # light: joblib, Dask and tqdm load when a sweep runs
 from mnistlab.experiments.grid import Grid, parse_grid
-from mnistlab.experiments.sweep import DEFAULT_BATCH, DEFAULT_EPOCHS, SweepSettings
+from mnistlab.experiments.sweep import (
+    DEFAULT_BATCH,
+    DEFAULT_EPOCHS,
+    DEFAULT_K,
+    DEFAULT_M,
+    SweepSettings,
+)
 from mnistlab.models.spec import ACTIVATIONS
 
-DEFAULT_K = "1,2,3"
-DEFAULT_M = "16,32,64,128,256,512"
 TIMING = (
     f"Defaults: {DEFAULT_EPOCHS} epochs of batch {DEFAULT_BATCH} per cell, chosen so the "
     "default 18-cell sweep (numpy, 2 workers) fits in 30 minutes on 2 cores: measured "

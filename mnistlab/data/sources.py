@@ -44,6 +44,7 @@ FASHION_MIRRORS: tuple[str, ...] = (
 )
 TIMEOUT_S = 30.0
 CHUNK = 1 << 16
+DIGITS = tuple(str(d) for d in range(10))
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Dataset:
     system_dir: Path | None = None  # where an OS package installs it
     install_hint: str = ""  # said when the download fails too
     label: str = "MNIST"  # the name people write
+    classes: tuple[str, ...] = DIGITS  # label i's name, for every figure and table
 
     @property
     def files(self) -> tuple[DataFile, ...]:
@@ -72,6 +74,19 @@ class Dataset:
     def default_dir(self) -> Path:
         return DEFAULT_ROOT / self.name
 
+
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)  # Zalando's names for labels 0-9
 
 DATASETS: dict[str, Dataset] = {
     "mnist": Dataset(
@@ -93,6 +108,7 @@ DATASETS: dict[str, Dataset] = {
         system_dir=Path("/usr/share/datasets/fashion-mnist"),
         install_hint="or install Debian's copy: apt-get install dataset-fashion-mnist",
         label="Fashion-MNIST",
+        classes=FASHION_CLASSES,
     ),
 }
 
@@ -103,6 +119,11 @@ def get_dataset(name: str) -> Dataset:
     except KeyError:
         known = ", ".join(DATASETS)
         raise UserError(f"unknown dataset {name!r} (known: {known})") from None
+
+
+def class_names(name: str) -> tuple[str, ...]:
+    """What labels 0-9 mean in dataset `name`: digits for MNIST, garments for Fashion."""
+    return get_dataset(name).classes
 
 
 def find_file(directory: Path, file: DataFile) -> Path | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -413,8 +414,18 @@ def _where(row: dict[str, Any], base: Path | None) -> str:
     return f"`{shown}/`"
 
 
+# A cell that is a number: "1,234", "98.50%", "12 of 20", "98.50% ← best", "–" (none).
+NUMBER = re.compile(r"(–|[-+]?[\d,]*\.?\d+%?( of \d+)?( ← .*)?)")
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """A Markdown table whose columns of numbers are right-aligned (`---:`)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(header)
+    numeric = [bool(col) and all(NUMBER.fullmatch(c) for c in col) for col in columns]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "".join("---:|" if right else "---|" for right in numeric),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 

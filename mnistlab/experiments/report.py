@@ -3,16 +3,15 @@
 `build_report` runs whatever DIR lacks — the k × m sweep resumes through its own
 results.jsonl, every other run is a run directory that `compare.ensure_runs` reuses once
 finished — then writes DIR/report.md with its figures in DIR/figures/, and DIR/report.html,
-the same content as one self-contained file. Every number in the text is read from a run
-recorded in DIR, and each table names the run directory it comes from.
+the same content as one self-contained page (markdown-it-py, figures as data URIs). Every
+number in the text is read from a run recorded in DIR, and each table names the run
+directory it comes from. Class names come from the dataset's metadata
+(`data.sources.class_names`): digits for MNIST, garments for Fashion-MNIST.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from mnistlab.config import TrainConfig
+from mnistlab.config import LENET5_RECIPE, TrainConfig
+from mnistlab.data.sources import class_names
 from mnistlab.data.splits import N_TRAIN, Splits
 from mnistlab.errors import UserError
 from mnistlab.experiments.compare import (
@@ -38,8 +38,11 @@ from mnistlab.experiments.compare import (
     model_table,
     plot_val_curves,
     plural,
+    summarize_run,
     write_comparison,
 )
+from mnistlab.experiments.cost import COSTS, Point, pareto_front, run_point, sweep_points
+from mnistlab.experiments.html import html_page, slug
 from mnistlab.experiments.sweep import SweepSettings
 from mnistlab.fileio import write_bytes, write_text
 from mnistlab.training import CURVES, MODEL
@@ -50,6 +53,7 @@ FIGURES = "figures"
 SWEEP_DIR = "sweep"
 BEST_DIR = "best-mlp"
 COMPARE_DIR = "compare"
+BACKENDS = ("torch", "numpy")  # table order: every network that runs on both runs on both
 
 SECTIONS = (
     "Data and split",
@@ -58,9 +62,10 @@ SECTIONS = (
     "The k/m study",
     "NumPy vs PyTorch",
     "MLP vs LeNet-5",
+    "The cost of accuracy",
     "Learning curves",
     "Confusion matrix of the best MLP",
-    "Test digits and predictions",
+    "Test images and predictions",
     "LeNet-5: kernels and feature maps",
     "First-layer weights of the best MLP",
     "Provenance",
@@ -84,21 +89,25 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ReportPlan:
-    """The experiments of one report; `quick` ones only show that the pipeline works."""
+    """The experiments of one report; `quick` ones only show that the pipeline works.
+
+    LeNet-5 trains `lenet_epochs` epochs on every backend: one budget, so the backends
+    compare.
+    """
 
     quick: bool
     ks: tuple[int, ...]
     ms: tuple[int, ...]
     epochs: int
     limit_train: int | None
-    lenet_epochs: tuple[tuple[str, int], ...]  # (backend, epochs), in table order
+    lenet_epochs: int
     lenet_limit_train: int | None
 
 
 def full_plan() -> ReportPlan:
-    """The lab's sweep (its defaults) and a LeNet-5 long enough for ≥ 99% on PyTorch."""
-    from mnistlab.commands.sweep import DEFAULT_EPOCHS, DEFAULT_K, DEFAULT_M
+    """The lab's sweep (its defaults) and LeNet-5 with its recipe, on both backends."""
     from mnistlab.experiments.grid import parse_grid
+    from mnistlab.experiments.sweep import DEFAULT_EPOCHS, DEFAULT_K, DEFAULT_M
 
     grid = parse_grid(DEFAULT_K, DEFAULT_M)
     return ReportPlan(
@@ -107,7 +116,7 @@ def full_plan() -> ReportPlan:
         ms=grid.ms,
         epochs=DEFAULT_EPOCHS,
         limit_train=None,
-        lenet_epochs=(("torch", 15), ("numpy", 8)),
+        lenet_epochs=LENET5_RECIPE["epochs"],
         lenet_limit_train=None,
     )
 
@@ -120,7 +129,7 @@ def quick_plan() -> ReportPlan:
         ms=(16, 64),
         epochs=2,
         limit_train=5_000,
-        lenet_epochs=(("torch", 1), ("numpy", 1)),
+        lenet_epochs=1,
         lenet_limit_train=5_000,
     )
 
@@ -141,11 +150,9 @@ def override(
         raise UserError(f"--lenet-epochs must be at least 1, got {lenet_epochs}")
     if limit_train is not None and not 1 <= limit_train <= N_TRAIN:
         raise UserError(f"--limit-train must be between 1 and {N_TRAIN}, got {limit_train}")
-    changes: dict[str, Any] = {"ks": ks, "ms": ms, "epochs": epochs}
+    changes: dict[str, Any] = {"ks": ks, "ms": ms, "epochs": epochs, "lenet_epochs": lenet_epochs}
     if limit_train is not None:
         changes |= {"limit_train": limit_train, "lenet_limit_train": limit_train}
-    if lenet_epochs is not None:
-        changes["lenet_epochs"] = tuple((b, lenet_epochs) for b, _ in plan.lenet_epochs)
     return replace(plan, **{k: v for k, v in changes.items() if v is not None})
 
 
@@ -164,13 +171,18 @@ class Inputs:
     best: dict[str, Any]
     best_mlp: RunResult
     torch_mlp: RunResult
-    lenets: list[RunResult]
+    lenets: list[RunResult]  # in BACKENDS order
     figures: dict[str, str] = field(default_factory=dict)  # key → path relative to out
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """What labels 0-9 mean in this report's dataset."""
+        return class_names(self.splits.dataset)
+
+    @property
     def comparison(self) -> Comparison:
-        mlps = [self.best_mlp, self.torch_mlp]
+        mlps = [self.torch_mlp, self.best_mlp]  # BACKENDS order
         return Comparison(backend_runs=mlps, model_runs=[*mlps, *self.lenets])
 
 
@@ -192,15 +204,9 @@ def check_out(out: Path) -> None:
 
 
 def sweep_settings(plan: ReportPlan, dataset: str, data_dir: str | None) -> SweepSettings:
-    from mnistlab.commands.sweep import DEFAULT_BATCH
-
+    """The sweep's own defaults (experiments.sweep), with the plan's epochs and data."""
     return SweepSettings(
-        backend="numpy",
-        epochs=plan.epochs,
-        batch_size=DEFAULT_BATCH,
-        limit_train=plan.limit_train,
-        dataset=dataset,
-        data_dir=data_dir,
+        epochs=plan.epochs, limit_train=plan.limit_train, dataset=dataset, data_dir=data_dir
     )
 
 
@@ -243,7 +249,8 @@ def best_cell_plan(
 
 
 def lenet_plans(plan: ReportPlan, settings: SweepSettings) -> list[RunPlan]:
-    """LeNet-5 on each backend with the sweep's hyper-parameters and base seed."""
+    """LeNet-5 on each backend: the sweep's optimiser, batch size and base seed with its
+    own recipe (config.LENET5_RECIPE), for the same number of epochs on both."""
     config = TrainConfig(
         lr=settings.lr,
         lr_decay=settings.lr_decay,
@@ -256,9 +263,14 @@ def lenet_plans(plan: ReportPlan, settings: SweepSettings) -> list[RunPlan]:
     )
     return [
         lenet_plan(
-            backend, config, epochs, plan.lenet_limit_train, settings.activation, settings.dataset
+            backend,
+            config,
+            plan.lenet_epochs,
+            plan.lenet_limit_train,
+            settings.activation,
+            settings.dataset,
         )
-        for backend, epochs in plan.lenet_epochs
+        for backend in BACKENDS
     ]
 
 
@@ -336,11 +348,11 @@ def draw_figures(inputs: Inputs) -> None:
     from mnistlab.plots import digits
     from mnistlab.plots.sweep import HEATMAP, SECONDS_VS_M, VAL_ACC_VS_M
 
-    out, test, fig = inputs.out, inputs.splits.test, inputs.figures
+    out, test, fig, classes = inputs.out, inputs.splits.test, inputs.figures, inputs.classes
     train = inputs.splits.train
+    sample = out / FIGURES / "data_sample.png"
     fig["sample"] = _rel(
-        digits.plot_prediction_grid(train.x, train.y, None, out / FIGURES / "data_sample.png", 30),
-        out,
+        digits.plot_prediction_grid(train.x, train.y, None, sample, 32, classes=classes), out
     )
     for name in (VAL_ACC_VS_M, HEATMAP, SECONDS_VS_M):
         fig[name] = _copy(out / SWEEP_DIR / name, out, f"sweep_{name}")
@@ -349,17 +361,20 @@ def draw_figures(inputs: Inputs) -> None:
     fig["val_curves"] = _rel(
         plot_val_curves(inputs.comparison.results, out / FIGURES / "val_acc_curves.png"), out
     )
+    draw_cost_figures(inputs)
     pred = predictions(inputs.best_mlp, test.x)
     cm = confusion_matrix(test.y, pred)
     inputs.notes |= {"cm": cm, "pred_acc": float(np.mean(pred == test.y))}
     fig["confusion"] = _rel(
-        digits.plot_confusion_matrix(cm, out / FIGURES / "confusion_best_mlp.png"), out
+        digits.plot_confusion_matrix(cm, out / FIGURES / "confusion_best_mlp.png", classes=classes),
+        out,
     )
-    picked = digits.pick_for_grid(test.y, pred, n=40)
+    picked = digits.pick_for_grid(test.y, pred, n=GRID)
     inputs.notes["picked"] = picked
+    grid_path = out / FIGURES / "predictions.png"
     fig["predictions"] = _rel(
         digits.plot_prediction_grid(
-            test.x[picked], test.y[picked], pred[picked], out / FIGURES / "predictions.png", 40
+            test.x[picked], test.y[picked], pred[picked], grid_path, GRID, classes=classes
         ),
         out,
     )
@@ -372,6 +387,33 @@ def draw_figures(inputs: Inputs) -> None:
     fig["weights"] = _rel(
         digits.plot_weight_images(weights, out / FIGURES / "best_mlp_weights.png"), out
     )
+
+
+GRID = 64  # test images in the prediction grid: 8 × 8
+
+
+def cost_points(inp: Inputs) -> list[Point]:
+    """Every network the report trained: each sweep cell, then every compared run except
+    the best MLP's retraining (the same network, seed and numbers as its sweep cell)."""
+    backend = inp.sweep_record["settings"]["backend"]
+    points = sweep_points(inp.rows, backend, f"{SWEEP_DIR}/results.jsonl")
+    runs = [r for r in inp.comparison.results if r is not inp.best_mlp]
+    return points + [run_point(r, _run_path(inp, r)) for r in runs]
+
+
+def draw_cost_figures(inputs: Inputs) -> None:
+    """Test accuracy against seconds and against parameters, each with its Pareto front."""
+    from mnistlab.plots.cost import plot_accuracy_vs_cost
+
+    points = cost_points(inputs)
+    inputs.notes["cost_points"] = points
+    for measure, label in COSTS.items():
+        front = pareto_front(points, lambda p, m=measure: p.cost(m))
+        inputs.notes[f"front_{measure}"] = front
+        path = inputs.out / FIGURES / f"accuracy_vs_{measure}.png"
+        inputs.figures[f"cost_{measure}"] = _rel(
+            plot_accuracy_vs_cost(points, front, measure, label, path), inputs.out
+        )
 
 
 def load_first_layer(result: RunResult) -> np.ndarray:
@@ -392,7 +434,8 @@ def write_report(inputs: Inputs) -> tuple[Path, Path]:
     md_path = inputs.out / REPORT_MD
     write_text(md_path, text)
     html_path = inputs.out / REPORT_HTML
-    write_text(html_path, html_document(text, "mnistlab report", embed_images(inputs.out)))
+    title = f"mnistlab report: {inputs.splits.dataset}"
+    write_text(html_path, html_page(text, title, inputs.out))
     return md_path, html_path
 
 
@@ -400,6 +443,8 @@ def report_markdown(inputs: Inputs) -> str:
     parts = [f"# mnistlab report: {inputs.splits.dataset}"]
     if inputs.plan.quick:
         parts.append(quick_banner(inputs))
+    titles = [f"{number}. {title}" for number, title in enumerate(SECTIONS, 1)]
+    parts.append("\n".join(f"- [{t}](#{slug(t)})" for t in titles))
     writers = (
         section_data,
         section_network,
@@ -407,6 +452,7 @@ def report_markdown(inputs: Inputs) -> str:
         section_sweep,
         section_backends,
         section_models,
+        section_cost,
         section_curves,
         section_confusion,
         section_predictions,
@@ -414,9 +460,8 @@ def report_markdown(inputs: Inputs) -> str:
         section_weights,
         section_provenance,
     )
-    for number, (title, writer) in enumerate(zip(SECTIONS, writers, strict=True), 1):
-        parts.append(f"## {number}. {title}")
-        parts.append(writer(inputs))
+    for title, writer in zip(titles, writers, strict=True):
+        parts += [f"## {title}", writer(inputs)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -453,7 +498,10 @@ def section_data(inp: Inputs) -> str:
             "set. Pixels are scaled to [0, 1].",
             f"The runs of this report train on the first {n:,} training images (recorded as "
             "`n_train` in each run's history.json); validation and test are always whole.",
-            image(inp.figures["sample"], "the first 30 training images with their labels"),
+            "The ten classes: "
+            + ", ".join(f"{i} {name}" for i, name in enumerate(inp.classes))
+            + ". Each image below is titled with its class:",
+            image(inp.figures["sample"], "the first 32 training images with their classes"),
         ]
     )
 
@@ -465,8 +513,8 @@ def section_network(inp: Inputs) -> str:
     return "\n\n".join(
         [
             f"k hidden layers of m neurons ({st['activation']}) and a softmax output over the "
-            "10 digits. The cost is the cross-entropy plus an L2 term on the weights (never "
-            "the biases):",
+            f"{len(inp.classes)} classes. The cost is the cross-entropy plus an L2 term on the "
+            "weights (never the biases):",
             "```\nC = (1/B) Σ_x CE(softmax(z_x), y_x)  +  λ/(2n) · Σ_W ‖W‖²\n```",
             f"with B = {st['batch_size']} (the mini-batch size), n = {n:,} (the training-set "
             f"size) and λ = {st['l2']:g}; its gradient adds (λ/n)·W to each weight's gradient.",
@@ -558,16 +606,25 @@ def section_sweep(inp: Inputs) -> str:
     )
 
 
+def budget_line(result: RunResult) -> str:
+    """The budget every row of a comparison shares: epochs, data and recipe."""
+    n = result.history.config.get("n_train")
+    return f"**Budget**, the same on both backends: {config_line(result.plan.config, n)}."
+
+
 def section_backends(inp: Inputs) -> str:
-    c = inp.comparison
-    plan = inp.best_mlp.plan
-    n = inp.best_mlp.history.config.get("n_train")
+    mlp = inp.best_mlp.plan
+    lenet = inp.lenets[0].plan
     return "\n\n".join(
         [
-            f"The best cell's network, {plan.spec.describe()}, with the same configuration, "
-            f"seed, initial weights and batch order on both backends: "
-            f"{config_line(plan.config, n)}.",
-            backend_table(c.backends, inp.out),
+            f"The same network, configuration, seed, initial weights and batch order on both "
+            f"backends. First the best cell's network, {mlp.spec.describe()}:",
+            budget_line(inp.best_mlp),
+            backend_table(inp.comparison.backends, inp.out),
+            f"Then {lenet.spec.describe()} with its recipe (λ and learning-rate decay from "
+            "`config.LENET5_RECIPE`):",
+            budget_line(inp.lenets[0]),
+            backend_table([summarize_run(r) for r in inp.lenets], inp.out),
             "Seconds are per epoch of training plus scoring validation (and test, when "
             "validation improved); each run trained alone, in its own process, on one CPU "
             "thread, as the sweep's cells do. Sources: the run directories in the last column.",
@@ -577,16 +634,65 @@ def section_backends(inp: Inputs) -> str:
 
 def section_models(inp: Inputs) -> str:
     c = inp.comparison
-    lenet = inp.lenets[0].plan
-    n = inp.lenets[0].history.config.get("n_train")
+    mlp, lenet = inp.best_mlp, inp.lenets[0]
     return "\n\n".join(
         [
             "Parameters and FLOPs per image (2 per multiply-add) come from the architecture; "
             "accuracy is the test accuracy at the best validation epoch.",
+            f"**Budgets**: each MLP {plural(mlp.plan.config.epochs, 'epoch')} (the sweep's "
+            f"cells'), each LeNet-5 {plural(lenet.plan.config.epochs, 'epoch')} (its recipe), "
+            f"all on {mlp.history.config.get('n_train'):,} training images; the epochs column "
+            "gives each row's.",
             model_table(c.models, inp.out),
-            f"LeNet-5 runs: {config_line(lenet.config, n)} (epochs per row in the table). "
-            "Every run trained alone, in its own process, on one CPU thread. Sources: the run "
+            f"MLP runs: {config_line(mlp.plan.config, mlp.history.config.get('n_train'))}. "
+            f"LeNet-5 runs: {config_line(lenet.plan.config, lenet.history.config.get('n_train'))}."
+            " Every run trained alone, in its own process, on one CPU thread. Sources: the run "
             "directories in the last column.",
+        ]
+    )
+
+
+def front_table(front: list[Point]) -> str:
+    header = ["network", "family", "test accuracy", "training s", "parameters", "source"]
+    body = [
+        [
+            p.name,
+            p.family,
+            f"{p.test_acc:.2%}",
+            f"{p.seconds:,.1f}",
+            f"{p.params:,}",
+            f"`{p.source}`",
+        ]
+        for p in front
+    ]
+    return markdown_table(header, body)
+
+
+def front_sentence(front: list[Point], label: str) -> str:
+    names = ", then ".join(f"**{p.name}** ({p.test_acc:.2%})" for p in front)
+    return f"On the front for {label}, from cheapest to most accurate: {names}."
+
+
+def section_cost(inp: Inputs) -> str:
+    points = inp.notes["cost_points"]
+    workers = len({r.get("worker") for r in inp.rows})
+    fronts = {m: inp.notes[f"front_{m}"] for m in COSTS}
+    return "\n\n".join(
+        [
+            f"Every network this report trained, {len(points)} in all: the "
+            f"{len(inp.rows)} sweep cells and the runs of sections 5 and 6 (the best MLP's "
+            "retraining is left out: it is its sweep cell again). Test accuracy at the best "
+            "validation epoch against what it cost. A network is on the **Pareto front** when "
+            "no other is at most as costly and at least as accurate; the front describes, it "
+            "chooses nothing.",
+            image(inp.figures["cost_seconds"], "test accuracy against training seconds"),
+            front_sentence(fronts["seconds"], "training seconds"),
+            front_table(fronts["seconds"]),
+            image(inp.figures["cost_params"], "test accuracy against parameters"),
+            front_sentence(fronts["params"], "parameters"),
+            f"Training seconds cover every epoch (training and scoring). The sweep's cells ran "
+            f"{plural(workers, 'worker')} at a time, the other runs one at a time, each on "
+            "one CPU thread; the runs' budgets are in sections 4-6.",
         ]
     )
 
@@ -609,12 +715,28 @@ def _run_path(inp: Inputs, result: RunResult) -> str:
     return result.run_dir.relative_to(inp.out).as_posix()
 
 
-def top_confusions(cm: np.ndarray, n: int = 3) -> str:
+def top_confusions(cm: np.ndarray, classes: tuple[str, ...], n: int = 3) -> str:
     off = cm.copy()
     np.fill_diagonal(off, 0)
     order = np.argsort(off, axis=None)[::-1][:n]
     pairs = [np.unravel_index(i, cm.shape) for i in order if off.flat[i] > 0]
-    return ", ".join(f"{t} taken for {p} ({int(cm[t, p])}×)" for t, p in pairs) or "none"
+    taken = [f"{classes[t]} taken for {classes[p]} ({int(cm[t, p])}×)" for t, p in pairs]
+    return ", ".join(taken) or "none"
+
+
+def per_class_table(cm: np.ndarray, classes: tuple[str, ...]) -> str:
+    """Per true class: how many, how many right, and what it is most often taken for."""
+    header = ["label", "class", "test images", "correct", "accuracy", "most often taken for"]
+    body = []
+    for c, name in enumerate(classes):
+        total, right = int(cm[c].sum()), int(cm[c, c])
+        off = cm[c].copy()
+        off[c] = 0
+        worst = int(off.argmax())
+        wrong = f"{classes[worst]} ({int(off[worst])}×)" if off[worst] else "–"
+        acc = f"{right / total:.2%}" if total else "–"
+        body.append([str(c), name, f"{total:,}", f"{right:,}", acc, wrong])
+    return markdown_table(header, body)
 
 
 def section_confusion(inp: Inputs) -> str:
@@ -625,9 +747,10 @@ def section_confusion(inp: Inputs) -> str:
             f"The best MLP's saved network (`{BEST_DIR}/{MODEL}`, its best validation epoch) "
             f"on the {int(cm.sum()):,} test images: {inp.notes['pred_acc']:.2%} correct "
             f"(recorded in `{BEST_DIR}/history.json`: {recorded:.2%}). Rows are the true "
-            "digit, columns the prediction; colour is the share of the row.",
+            "class, columns the prediction; colour is the share of the row.",
             image(inp.figures["confusion"], "confusion matrix of the best MLP on test"),
-            f"Most frequent mistakes: {top_confusions(cm)}.",
+            per_class_table(cm, inp.classes),
+            f"Most frequent mistakes: {top_confusions(cm, inp.classes)}.",
         ]
     )
 
@@ -636,24 +759,25 @@ def section_predictions(inp: Inputs) -> str:
     picked = inp.notes["picked"]
     return "\n\n".join(
         [
-            f"{len(picked)} test digits (the first ones, plus the first few mistakes) titled "
-            '"prediction (truth)" by the best MLP; mistakes in red.',
-            image(inp.figures["predictions"], "test digits with predicted labels"),
+            f"{len(picked)} test images (the first ones, plus the first few mistakes), each "
+            'titled with the best MLP\'s prediction; a mistake reads "prediction (truth)", '
+            "in red and framed.",
+            image(inp.figures["predictions"], "test images with predicted classes"),
         ]
     )
 
 
 def section_lenet(inp: Inputs) -> str:
     where = _run_path(inp, inp.lenets[0])
-    label = int(inp.splits.test.y[0])
+    label = inp.classes[int(inp.splits.test.y[0])]
     return "\n\n".join(
         [
             f"The six 5×5 kernels of C1 of LeNet-5 (`{where}/{MODEL}`), on one colour scale "
             "centred on zero (red positive, blue negative):",
             image(inp.figures["kernels"], "LeNet-5 first-layer kernels"),
             f"What C1 (6 maps, 28×28) and C3 (16 maps, 10×10) compute for the first test "
-            f"digit (a {label}), after the activation and before pooling:",
-            image(inp.figures["maps"], "LeNet-5 feature maps for one digit"),
+            f"image (class {label}), after the activation and before pooling:",
+            image(inp.figures["maps"], "LeNet-5 feature maps for one image"),
         ]
     )
 
@@ -735,153 +859,3 @@ def _version() -> str:
     from mnistlab import __version__
 
     return __version__
-
-
-# ---------------------------------------------------------------- Markdown → HTML
-
-CSS = """
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
-  padding: 0 1rem; color: #222; }
-h1, h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; vertical-align: top; }
-th { background: #f3f3f3; } td.num { text-align: right; white-space: nowrap; }
-code { background: #f3f3f3; padding: 0 .2em; border-radius: 3px; }
-pre { background: #f6f6f6; padding: .8em; overflow-x: auto; }
-pre code { background: none; padding: 0; }
-figure { margin: 1em 0; } img { max-width: 100%; }
-figcaption { color: #555; font-size: .9em; }
-blockquote { background: #fff4e0; border-left: 4px solid #f0a020; margin: 1em 0;
-  padding: .5em 1em; }
-"""
-
-HEADING = re.compile(r"(#{1,6}) (.*)")
-IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
-NUMBER = re.compile(r"[-+]?[\d,]*\.?\d+\s*%?( of \d+)?")
-
-
-def inline(text: str) -> str:
-    """Escape, then `code`, **bold** and [links](url); code spans are left as they are."""
-    pieces = text.split("`")
-    out = []
-    for i, piece in enumerate(pieces):
-        escaped = html.escape(piece, quote=False)
-        if i % 2:
-            out.append(f"<code>{escaped}</code>")
-            continue
-        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-        escaped = re.sub(
-            r"\[([^\]]+)\]\(([^)\s]+)\)",
-            lambda m: f'<a href="{html.escape(m[2])}">{m[1]}</a>',
-            escaped,
-        )
-        out.append(escaped)
-    return "".join(out)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def _table(lines: list[str]) -> str:
-    def cells(line: str) -> list[str]:
-        return [c.strip() for c in line.strip().strip("|").split("|")]
-
-    head = "".join(f"<th>{inline(c)}</th>" for c in cells(lines[0]))
-    body = []
-    for line in lines[2:]:
-        tds = "".join(
-            f'<td class="num">{inline(c)}</td>' if NUMBER.fullmatch(c) else f"<td>{inline(c)}</td>"
-            for c in cells(line)
-        )
-        body.append(f"<tr>{tds}</tr>")
-    return (
-        f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody>\n</table>"
-    )
-
-
-def _figure(alt: str, src: str, image_src: Callable[[str], str]) -> str:
-    alt_html = html.escape(alt)
-    return (
-        f'<figure><img src="{html.escape(image_src(src))}" alt="{alt_html}">'
-        f"<figcaption>{alt_html}</figcaption></figure>"
-    )
-
-
-def _starts_block(line: str) -> bool:
-    stripped = line.strip()
-    return (
-        not stripped
-        or line.startswith(("```", "|", "- ", "> "))
-        or bool(HEADING.fullmatch(line))
-        or bool(IMAGE.fullmatch(stripped))
-    )
-
-
-def _take(lines: list[str], i: int, keep: Callable[[str], bool]) -> tuple[list[str], int]:
-    """Lines from i while `keep` holds, and the index after them."""
-    j = i
-    while j < len(lines) and keep(lines[j]):
-        j += 1
-    return lines[i:j], j
-
-
-def markdown_to_html(text: str, image_src: Callable[[str], str] = lambda s: s) -> str:
-    """HTML for the Markdown this module writes: headings, paragraphs, tables, images,
-    "- " lists, "> " quotes and ``` code blocks. Not a general Markdown parser."""
-    lines = text.split("\n")
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped:
-            i += 1
-        elif line.startswith("```"):
-            code, i = _take(lines, i + 1, lambda s: not s.startswith("```"))
-            out.append(f"<pre><code>{html.escape(chr(10).join(code))}</code></pre>")
-            i += 1
-        elif m := HEADING.fullmatch(line):
-            level, title = len(m[1]), m[2].strip()
-            out.append(f'<h{level} id="{_slug(title)}">{inline(title)}</h{level}>')
-            i += 1
-        elif line.startswith("|"):
-            rows, i = _take(lines, i, lambda s: s.startswith("|"))
-            out.append(_table(rows))
-        elif m := IMAGE.fullmatch(stripped):
-            out.append(_figure(m[1], m[2], image_src))
-            i += 1
-        elif line.startswith("- "):
-            items, i = _take(lines, i, lambda s: s.startswith("- "))
-            lis = "".join(f"<li>{inline(item[2:])}</li>" for item in items)
-            out.append(f"<ul>{lis}</ul>")
-        elif line.startswith("> "):
-            quote, i = _take(lines, i, lambda s: s.startswith("> "))
-            out.append(f"<blockquote><p>{inline(' '.join(q[2:] for q in quote))}</p></blockquote>")
-        else:
-            para, i = _take(lines, i + 1, lambda s: not _starts_block(s))
-            out.append(f"<p>{inline(' '.join([stripped, *(p.strip() for p in para)]))}</p>")
-    return "\n".join(out)
-
-
-def embed_images(base: Path) -> Callable[[str], str]:
-    """Turn a figure path relative to `base` into a base64 data URI (a self-contained page)."""
-
-    def data_uri(src: str) -> str:
-        path = base / src
-        mime = "image/png" if path.suffix.lower() == ".png" else "application/octet-stream"
-        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-    return data_uri
-
-
-def html_document(markdown: str, title: str, image_src: Callable[[str], str] = lambda s: s) -> str:
-    body = markdown_to_html(markdown, image_src)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )

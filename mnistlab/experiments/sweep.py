@@ -55,6 +55,8 @@ ROW_KEYS = ("k", "m", "val_acc", "test_acc", "best_epoch", "seconds", "seed", "e
 # validation k=3, m=256 (98.50%, tied with k=2, m=512, fewer parameters), test 98.48%.
 DEFAULT_EPOCHS = 20
 DEFAULT_BATCH = 20
+DEFAULT_K = "1,2,3"  # the lab's grid: k hidden layers of m neurons
+DEFAULT_M = "16,32,64,128,256,512"
 
 CLUSTER_BACKEND = "mnistlab-dask"
 CHOSEN_BY = "highest validation accuracy; ties: fewer parameters, then smaller k"

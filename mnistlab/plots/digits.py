@@ -72,12 +72,21 @@ def _mosaic(
     return out, corners
 
 
-def plot_confusion_matrix(cm: np.ndarray, path: str | os.PathLike[str], title: str = "") -> Path:
-    """Counts in the cells, colour by row share: a rare digit's errors still show up."""
+def plot_confusion_matrix(
+    cm: np.ndarray,
+    path: str | os.PathLike[str],
+    title: str = "",
+    classes: Sequence[str] | None = None,
+) -> Path:
+    """Counts in the cells, colour by row share: a rare class's errors still show up.
+
+    `classes` names the rows and columns (the dataset's class names; default 0..n-1).
+    """
     cm = np.asarray(cm)
     totals = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
     n = cm.shape[0]
+    names = [str(c) for c in (classes if classes is not None else range(n))]
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.subplots()
     image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -86,11 +95,21 @@ def plot_confusion_matrix(cm: np.ndarray, path: str | os.PathLike[str], title: s
         for j in range(n):
             colour = "white" if share[i, j] > 0.5 else "black"
             ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8, color=colour)
-    ax.set_xticks(range(n))
-    ax.set_yticks(range(n))
-    ax.set(xlabel="predicted digit", ylabel="true digit")
+    slanted = max(map(len, names)) > 2  # words, not digits
+    ax.set_xticks(
+        range(n), names, rotation=40 if slanted else 0, ha="right" if slanted else "center"
+    )
+    ax.set_yticks(range(n), names)
+    ax.set(xlabel="predicted class", ylabel="true class")
     ax.set_title(title or f"confusion matrix ({int(cm.sum()):,} images)")
     return save_figure(fig, path)
+
+
+def _tile_title(label: int, prediction: int | None, names: Sequence[str]) -> str:
+    """The one class name, or "prediction (truth)" for a mistake."""
+    if prediction is None or prediction == label:
+        return names[label]
+    return f"{names[prediction]} ({names[label]})"
 
 
 def plot_prediction_grid(
@@ -98,20 +117,30 @@ def plot_prediction_grid(
     labels: Sequence[int] | np.ndarray,
     predictions: Sequence[int] | np.ndarray | None,
     path: str | os.PathLike[str],
-    n: int = 40,
-    cols: int = 10,
+    n: int = 64,
+    cols: int = 8,
     title: str = "",
+    classes: Sequence[str] | None = None,
 ) -> Path:
-    """The first `n` digits titled "pred (true)", mistakes in red with a red frame.
+    """The first `n` images (8 × 8 by default), each titled with its predicted class;
+    a mistake reads "prediction (truth)" in red, inside a red frame.
 
-    Without predictions it titles each digit with its label: a plain sample of the data.
+    Without predictions each image is titled with its label: a plain sample of the data.
+    `classes` names the labels (the dataset's class names; default the digits).
     """
+    names = [str(c) for c in (classes if classes is not None else range(10))]
     count = min(n, len(images))
     cols = max(1, min(count, cols))
+    preds = [None] * count if predictions is None else [int(p) for p in predictions[:count]]
+    titles = [_tile_title(int(labels[i]), preds[i], names) for i in range(count)]
+    fontsize = 9 if max(map(len, titles), default=0) <= 6 else 7
+    # Gaps wide enough for the longest title: a character is ~0.25·fontsize pixels wide.
+    gap = max(6, math.ceil(0.25 * fontsize * max(map(len, titles), default=0)) - SIDE + 4)
     tiles = np.asarray(images[:count], dtype=float).reshape(count, SIDE, SIDE)
-    mosaic, corners = _mosaic(tiles, cols, gap=6, row_gap=12)
+    mosaic, corners = _mosaic(tiles, cols, gap=gap, row_gap=12)
     rows = math.ceil(count / cols)
-    fig = Figure(figsize=(1.05 * cols + 0.3, 1.2 * rows + (0.5 if title else 0.2)))
+    inch = 1.05 / (SIDE + 6)  # per mosaic pixel: a digit grid keeps its old size
+    fig = Figure(figsize=(inch * mosaic.shape[1] + 0.3, 1.2 * rows + (0.5 if title else 0.2)))
     ax = fig.subplots()
     ax.set_axis_off()
     cmap = matplotlib.colormaps["gray_r"].with_extremes(bad="white")
@@ -121,12 +150,17 @@ def plot_prediction_grid(
     ax.set_xlim(-0.5 - FRAME_MARGIN, mosaic.shape[1] - 0.5 + FRAME_MARGIN)
     ax.set_ylim(mosaic.shape[0] - 0.5 + FRAME_MARGIN, -11)
     for i, (x, y) in enumerate(corners):
-        wrong = predictions is not None and int(predictions[i]) != int(labels[i])
-        text = str(int(labels[i]))
-        if predictions is not None:
-            text = f"{int(predictions[i])} ({text})"
+        wrong = preds[i] is not None and preds[i] != int(labels[i])
         colour = MISTAKE if wrong else "black"
-        ax.text(x + SIDE / 2, y - 3, text, ha="center", va="bottom", fontsize=9, color=colour)
+        ax.text(
+            x + SIDE / 2,
+            y - 3,
+            titles[i],
+            ha="center",
+            va="bottom",
+            fontsize=fontsize,
+            color=colour,
+        )
         if wrong:
             corner = (x - 1.5, y - 1.5)
             ax.add_patch(

@@ -1,90 +1,57 @@
-"""`mnistlab report`: the Markdown → HTML converter, and a tiny report end to end."""
+"""`mnistlab report`: its plan, its HTML page, and a tiny Fashion-MNIST report end to end."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from mnistlab.cli import main
+from mnistlab.data.sources import FASHION_CLASSES, class_names
 from mnistlab.errors import UserError
 from mnistlab.experiments import report
+from mnistlab.experiments.compare import markdown_table
+from mnistlab.experiments.html import html_page, slug
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-SAMPLE = """# Title with `code`
-
-> **Quick run**: numbers are
-> not the lab's.
-
-A paragraph with **bold**, `a<b>` and
-a second line & [a link](https://example.org).
-
-| k | m | acc |
-|---|---|---|
-| 1 | 16 | 97.50% |
-| 2 | `32` | – |
-
-![a figure](figures/a.png)
-
-- first item
-- second **item**
-
-```
-C = λ/(2n) · Σ‖W‖² <raw>
-```
-"""
-
-
-def test_markdown_to_html_sample() -> None:
-    body = report.markdown_to_html(SAMPLE, lambda src: f"data:image/png;base64,{src}")
-    assert '<h1 id="title-with-code">Title with <code>code</code></h1>' in body
-    assert "<blockquote><p><strong>Quick run</strong>: numbers are not the lab's.</p>" in body
-    assert (
-        "<p>A paragraph with <strong>bold</strong>, <code>a&lt;b&gt;</code> and a second "
-        'line &amp; <a href="https://example.org">a link</a>.</p>'
-    ) in body
-    assert "<thead><tr><th>k</th><th>m</th><th>acc</th></tr></thead>" in body
-    assert '<td class="num">97.50%</td>' in body
-    assert body.count("<tr>") == 3
-    assert '<img src="data:image/png;base64,figures/a.png" alt="a figure">' in body
-    assert "<figcaption>a figure</figcaption>" in body
-    assert "<ul><li>first item</li><li>second <strong>item</strong></li></ul>" in body
-    assert "<pre><code>C = λ/(2n) · Σ‖W‖² &lt;raw&gt;</code></pre>" in body
-    assert "<td><code>32</code></td><td>–</td></tr>" in body
-    assert "|" not in body  # every table pipe consumed
-
-
-def test_html_document_embeds_images(tmp_path: Path) -> None:
-    (tmp_path / "figures").mkdir()
-    png = b"\x89PNG\r\n\x1a\nfake"
-    (tmp_path / "figures" / "a.png").write_bytes(png)
-    page = report.html_document("# T\n\n![x](figures/a.png)\n", "T", report.embed_images(tmp_path))
-    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
-    src = re.search(r'<img src="([^"]+)"', page)[1]
-    assert base64.b64decode(src.removeprefix("data:image/png;base64,")) == png
+TINY_REPORT = pytest.mark.xdist_group("tiny_report")
 
 
 def test_override_checks_its_knobs() -> None:
     plan = report.override(report.quick_plan(), ks=(1,), epochs=1, limit_train=300)
     assert plan.ks == (1,) and plan.ms == (16, 64) and plan.epochs == 1
     assert plan.limit_train == plan.lenet_limit_train == 300
-    assert report.override(plan, lenet_epochs=3).lenet_epochs == (("torch", 3), ("numpy", 3))
+    assert report.override(plan, lenet_epochs=3).lenet_epochs == 3
     with pytest.raises(UserError):
         report.override(plan, epochs=0)
     with pytest.raises(UserError):
         report.override(plan, limit_train=60_000)
 
 
-def test_full_plan_is_the_lab() -> None:
+def test_full_plan_is_the_lab_with_equal_budgets() -> None:
+    from mnistlab.config import LENET5_RECIPE
+    from mnistlab.experiments.sweep import DEFAULT_EPOCHS
+
     plan = report.full_plan()
     assert not plan.quick and plan.ks == (1, 2, 3) and plan.limit_train is None
-    assert dict(plan.lenet_epochs)["torch"] >= 10
+    assert plan.ms == (16, 32, 64, 128, 256, 512) and plan.epochs == DEFAULT_EPOCHS
+    settings = report.sweep_settings(plan, "fashion-mnist", None)
+    lenets = report.lenet_plans(plan, settings)
+    assert [p.backend for p in lenets] == list(report.BACKENDS) == ["torch", "numpy"]
+    assert {p.config for p in lenets} == {lenets[0].config}  # one recipe, one budget
+    assert lenets[0].config.epochs == LENET5_RECIPE["epochs"] == plan.lenet_epochs
+    assert lenets[0].dataset == "fashion-mnist"
+
+
+def test_report_does_not_import_commands() -> None:
+    for module in ("report", "html", "cost"):
+        source = (Path(report.__file__).parent / f"{module}.py").read_text()
+        assert "mnistlab.commands" not in source
 
 
 def test_out_is_a_file(tmp_path: Path, capsys) -> None:
@@ -103,70 +70,125 @@ def test_bad_flags_touch_nothing(tmp_path: Path, capsys, flags: list[str]) -> No
     assert not (tmp_path / "r").exists()
 
 
-# ---------------------------------------------------------------- end to end on MNIST
-
-TINY = [*["--k", "1", "--m", "8,16", "--epochs", "1"], *["--limit-train", "300"]]
+# ---------------------------------------------------------------- what the tables show
 
 
-def recorded_files(out: Path) -> dict[Path, int]:
-    """Every file that records a result: a changed mtime means something was re-trained."""
-    paths = [*out.rglob("history.json"), *out.rglob("model.safetensors")]
-    paths.append(out / "sweep" / "results.jsonl")
-    return {p: p.stat().st_mtime_ns for p in paths}
+def test_tables_right_align_their_number_columns() -> None:
+    text = markdown_table(
+        ["network", "accuracy", "best epoch", "run"],
+        [["k=1, m=8", "98.50% ← best", "3 of 20", "`sweep/`"], ["LeNet-5", "–", "12 of 20", "x"]],
+    )
+    assert text.splitlines()[1] == "|---|---:|---:|---|"
 
 
-@pytest.fixture(scope="module")
-def tiny_report(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> dict:
-    """`mnistlab report --quick` shrunk to seconds, run twice in the same directory."""
-    out = tmp_path_factory.mktemp("report") / "r"
-    args = ["report", "--quick", "--out", str(out), "--data-dir", str(mnist_dir), *TINY]
-    args += ["--lenet-epochs", "1", "--workers", "1"]
-    start = time.perf_counter()
-    assert main(args) == 0
-    first = time.perf_counter() - start
-    stamps = recorded_files(out)
-    start = time.perf_counter()
-    assert main(args) == 0
-    second = time.perf_counter() - start
-    return {"out": out, "first": first, "second": second, "stamps": stamps}
+def test_class_names_come_from_the_dataset() -> None:
+    assert class_names("mnist") == tuple("0123456789")
+    assert class_names("fashion-mnist") == FASHION_CLASSES
+    assert FASHION_CLASSES[0] == "T-shirt/top" and FASHION_CLASSES[9] == "Ankle boot"
 
 
-@pytest.mark.mnist
+def test_per_class_table_names_each_class() -> None:
+    classes = class_names("fashion-mnist")
+    cm = np.diag(np.full(10, 90))
+    cm[6, 0] = 10  # ten shirts taken for T-shirts
+    table = report.per_class_table(cm, classes)
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    assert [r[1] for r in rows] == list(classes)
+    assert rows[6][4:] == ["90.00%", "T-shirt/top (10×) |"]
+    assert rows[0][4:] == ["100.00%", "– |"]
+    assert report.top_confusions(cm, classes) == "Shirt taken for T-shirt/top (10×)"
+
+
+def test_html_page_anchors_figures_and_numbers(tmp_path: Path) -> None:
+    """What markdown-it-py is configured to add: anchors, <figure>s, data URIs."""
+    png = PNG_SIGNATURE + b"fake"
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "a.png").write_bytes(png)
+    title = "4. The k/m study"
+    text = f"- [{title}](#{slug(title)})\n\n## {title}\n\n![a <figure>](figures/a.png)\n\n"
+    text += markdown_table(["k", "acc"], [["1", "97.50%"]]) + "\n"
+    page = html_page(text, "T", tmp_path)
+    assert page.startswith("<!DOCTYPE html>") and "<title>T</title>" in page
+    assert '<a href="#4-the-km-study">' in page and '<h2 id="4-the-km-study">' in page
+    src = re.search(
+        r'<figure><img src="data:image/png;base64,([^"]+)" alt="a &lt;figure&gt;">', page
+    )
+    assert src and base64.b64decode(src[1]) == png
+    assert "<figcaption>a &lt;figure&gt;</figcaption></figure>" in page
+    assert '<td style="text-align:right">97.50%</td>' in page
+
+
+# ---------------------------------------------------------------- end to end on Fashion-MNIST
+
+
+@TINY_REPORT
 def test_report_has_every_section(tiny_report: dict) -> None:
     text = (tiny_report["out"] / report.REPORT_MD).read_text()
     headings = re.findall(r"^## \d+\. (.+)$", text, flags=re.M)
     assert headings == list(report.SECTIONS)
-    assert "**Quick run**" in text
+    assert "**Quick run**" in text and text.startswith("# mnistlab report: fashion-mnist")
     for name in ("best-mlp", "compare/torch-mlp", "compare/torch-lenet5", "compare/numpy-lenet5"):
         assert f"`{name}/`" in text  # every table names its source run
+    assert "**Budget**" in text and "Pareto front" in text
 
 
-@pytest.mark.mnist
+@TINY_REPORT
+def test_class_names_in_the_report(tiny_report: dict) -> None:
+    """The per-class table lists Fashion-MNIST's classes, in label order, from the data's
+    metadata; its counts are the confusion matrix of the best MLP on the test set."""
+    text = (tiny_report["out"] / report.REPORT_MD).read_text()
+    section = text.split("## 9. ")[1].split("## 10. ")[0]
+    table = [line for line in section.splitlines() if line.startswith("|")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    assert [r[1] for r in rows] == list(FASHION_CLASSES)
+    assert sum(int(r[2].replace(",", "")) for r in rows) == 10_000
+    correct = sum(int(r[3].replace(",", "")) for r in rows)
+    best = json.loads((tiny_report["out"] / "best-mlp" / "history.json").read_text())["best"]
+    assert correct / 10_000 == pytest.approx(best["test_acc"], abs=1e-4)
+    assert "class Ankle boot" in text  # the first test image, in the LeNet-5 section
+
+
+@TINY_REPORT
+def test_cost_section_names_the_front(tiny_report: dict) -> None:
+    text = (tiny_report["out"] / report.REPORT_MD).read_text()
+    section = text.split("## 7. ")[1].split("## 8. ")[0]
+    results = [json.loads(line) for line in (tiny_report["out"] / "sweep" / "results.jsonl").open()]
+    assert f"{len(results) + 3} in all" in section  # cells + torch MLP + two LeNet-5s
+    fronts = re.findall(
+        r"^On the front for (.+?), from cheapest to most accurate: (.+)\.$", section, flags=re.M
+    )
+    assert [f[0] for f in fronts] == ["training seconds", "parameters"]
+    for _, names in fronts:
+        accs = [float(a) for a in re.findall(r"\(([\d.]+)%\)", names)]
+        assert accs and accs == sorted(accs) and len(set(accs)) == len(accs)
+
+
+@TINY_REPORT
 def test_html_is_self_contained(tiny_report: dict) -> None:
     out = tiny_report["out"]
     markdown = (out / report.REPORT_MD).read_text()
     page = (out / report.REPORT_HTML).read_text()
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     sources = re.findall(r'src="([^"]*)"', page)
-    assert len(images) >= 12 and len(sources) == len(images)
-    assert all(src.startswith("data:image/png;base64,") for src in sources)
-    assert "href=" not in page.replace('href="https://', "")  # no local links either
+    assert len(images) >= 14 and len(sources) == len(images)
     for src, rel in zip(sources, images, strict=True):
-        data = base64.b64decode(src.split(",", 1)[1])
+        data = base64.b64decode(src.removeprefix("data:image/png;base64,"))
         assert data[:8] == PNG_SIGNATURE and data == (out / rel).read_bytes()
+    links = re.findall(r'href="([^"]*)"', page)
+    assert len(links) == len(report.SECTIONS) and all(h.startswith("#") for h in links)
 
 
-@pytest.mark.mnist
+@TINY_REPORT
 def test_figures_are_pngs(tiny_report: dict) -> None:
     figures = sorted((tiny_report["out"] / report.FIGURES).glob("*.png"))
-    assert len(figures) >= 12
+    assert len(figures) >= 14
     for path in figures:
         assert path.read_bytes()[:8] == PNG_SIGNATURE
         with Image.open(path) as im:
             assert im.size[0] >= 200 and im.size[1] >= 100
 
 
-@pytest.mark.mnist
+@TINY_REPORT
 def test_best_pair_sentence_matches_best_json(tiny_report: dict) -> None:
     out = tiny_report["out"]
     best = json.loads((out / "sweep" / "best.json").read_text())
@@ -184,7 +206,7 @@ def test_best_pair_sentence_matches_best_json(tiny_report: dict) -> None:
     assert numbers == expected
 
 
-@pytest.mark.mnist
+@TINY_REPORT
 def test_rerun_reuses_everything(tiny_report: dict) -> None:
-    assert recorded_files(tiny_report["out"]) == tiny_report["stamps"]
+    assert tiny_report["stamps_now"]() == tiny_report["stamps"]
     assert tiny_report["second"] < tiny_report["first"]
