@@ -19,7 +19,7 @@ from matplotlib.text import Text
 from mnistlab.plots import digits
 
 RED = to_rgba(digits.MISTAKE)
-TITLE = re.compile(r"^(\d) \((\d)\)$")  # "prediction (truth)"
+TITLE = re.compile(r"^(\d)(?: \((\d)\))?$")  # "prediction (truth)", or one digit when right
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def grid_titles(fig: Figure) -> list[tuple[Text, int, int]]:
     for text in fig.findobj(Text):
         match = TITLE.match(text.get_text())
         if match:
-            found.append((text, int(match[1]), int(match[2])))
+            found.append((text, int(match[1]), int(match[2] or match[1])))
     return found
 
 
