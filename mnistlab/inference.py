@@ -17,26 +17,10 @@ import numpy as np
 from mnistlab.backends import make_learner
 from mnistlab.config import TrainConfig
 from mnistlab.data.images import Prepared, preprocess
+from mnistlab.data.sources import class_names
 from mnistlab.learner import Learner
 from mnistlab.models.modelfile import ModelFile, load_model
 from mnistlab.models.spec import LeNet5Spec
-
-DIGITS = [str(d) for d in range(10)]
-CLASS_NAMES = {
-    "mnist": DIGITS,
-    "fashion-mnist": [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +50,7 @@ class Predictor:
         self.backend = backend
         self.learner: Learner = make_learner(backend, model.spec, TrainConfig(), 1, model.params)
         self.dataset = model.dataset or "mnist"  # files before the record are MNIST
-        self.classes = CLASS_NAMES.get(self.dataset, DIGITS)
+        self.classes = list(class_names(self.dataset))  # "7", or "Sneaker"
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], backend: str = "numpy") -> Predictor:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from mnistlab.cli import main
 from mnistlab.data.mnist import load_splits
-from mnistlab.inference import CLASS_NAMES
+from mnistlab.data.sources import class_names
 from mnistlab.models.init import init_params
 from mnistlab.models.modelfile import save_model
 from mnistlab.models.spec import LeNet5Spec, MLPSpec
@@ -138,7 +138,7 @@ def test_a_fashion_model_names_its_classes(capsys, tmp_path, digit_files) -> Non
     )
     code, out, _ = run_cli(capsys, "predict", str(path), str(folder / "00.png"), "--json")
     (result,) = json.loads(out)
-    assert code == 0 and result["label"] == CLASS_NAMES["fashion-mnist"][result["digit"]]
+    assert code == 0 and result["label"] == class_names("fashion-mnist")[result["digit"]]
 
 
 def test_numpy_backend_never_imports_torch(random_mlp, digit_files) -> None:
