@@ -32,10 +32,14 @@ def test_only_the_flags_given_are_checked(tmp_path: Path) -> None:
     check_matches(model, {"model": "lenet5", "activation": "tanh"}, path)
     with pytest.raises(ModelFileError, match="not what --activation relu asks for"):
         check_matches(model, {"activation": "relu"}, path)
-    with pytest.raises(ModelFileError, match="--hidden 100"):
+    with pytest.raises(ModelFileError, match=r"--hidden 100 asks for \(leave"):
         check_matches(model, {"hidden": "100"}, path)
+    with pytest.raises(ModelFileError, match=r"--model mlp asks for \(leave"):
+        check_matches(model, {"model": "mlp"}, path)
     mlp = saved(tmp_path, MLPSpec((30, 20)))
     check_matches(load_model(mlp), {"hidden": "30,20"}, mlp)
+    with pytest.raises(ModelFileError, match=r"--hidden 30 asks for \(MLP \[784, 30, 10\] relu\)"):
+        check_matches(load_model(mlp), {"hidden": "30"}, mlp)
 
 
 def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
