@@ -134,8 +134,8 @@ def plot_prediction_grid(
     preds = [None] * count if predictions is None else [int(p) for p in predictions[:count]]
     titles = [_tile_title(int(labels[i]), preds[i], names) for i in range(count)]
     fontsize = 9 if max(map(len, titles), default=0) <= 6 else 7
-    # Gaps wide enough for the longest title: a character is ~0.25·fontsize pixels wide.
-    gap = max(6, math.ceil(0.25 * fontsize * max(map(len, titles), default=0)) - SIDE + 4)
+    # Gaps wide enough for the longest title: a character is ~0.28·fontsize pixels wide.
+    gap = max(6, math.ceil(0.28 * fontsize * max(map(len, titles), default=0)) - SIDE + 4)
     tiles = np.asarray(images[:count], dtype=float).reshape(count, SIDE, SIDE)
     mosaic, corners = _mosaic(tiles, cols, gap=gap, row_gap=12)
     rows = math.ceil(count / cols)
