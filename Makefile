@@ -10,7 +10,7 @@ export MNISTLAB_DATA ?= $(SHARED_MNIST)
 endif
 export MPLBACKEND := Agg
 
-.PHONY: setup run test lint bench report clean
+.PHONY: setup run test lint bench report serve clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ bench: setup
 
 report: setup
 	$(BIN)/mnistlab report --out reports/full
+
+# The draw-a-digit page on http://127.0.0.1:8000/ (trains runs/default-model first if missing).
+serve: setup
+	$(BIN)/mnistlab serve
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

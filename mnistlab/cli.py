@@ -19,6 +19,7 @@ COMMANDS = (
     "train",
     "evaluate",
     "predict",
+    "serve",
     "summary",
     "gradcheck",
     "sweep",

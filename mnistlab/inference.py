@@ -9,6 +9,7 @@ feature maps. The command line and the web page call exactly this, so they alway
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,9 @@ class Predictor:
         self.learner: Learner = make_learner(backend, model.spec, TrainConfig(), 1, model.params)
         self.dataset = model.dataset or "mnist"  # files before the record are MNIST
         self.classes = list(class_names(self.dataset))  # "7", or "Sneaker"
+        # The NumPy layers reuse scratch arrays between calls, so one forward pass runs at
+        # a time; decoding and preprocessing (most of the work) need no lock.
+        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], backend: str = "numpy") -> Predictor:
@@ -73,16 +77,19 @@ class Predictor:
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Softmax outputs (N, 10) for prepared inputs (N, 28, 28)."""
-        return softmax(np.asarray(self.learner.logits(x), dtype=np.float64))
+        with self._lock:
+            z = np.array(self.learner.logits(x), dtype=np.float64)  # a copy, never scratch
+        return softmax(z)
 
     def c1_maps(self, x: np.ndarray) -> np.ndarray:
         """LeNet-5's C1 activations (N, 6, 28, 28): what its first layer made of x."""
         network: Any = self.learner.model  # type: ignore[attr-defined]
         if self.backend == "torch":
             from mnistlab.pytorch_version.network import feature_maps
-
-            return feature_maps(network, x)["conv1"]
-        return network.feature_maps(x)["conv1"]
+        else:
+            feature_maps = type(network).feature_maps
+        with self._lock:
+            return np.array(feature_maps(network, x)["conv1"], dtype=np.float32)
 
     def describe(self) -> dict[str, Any]:
         """What the page shows about the model: architecture, test accuracy, training."""

@@ -1,0 +1,143 @@
+"""`mnistlab serve [MODEL_FILE]`: a page to draw digits on and watch a network read them.
+
+Serves the page and its JSON API (`/api/predict`, `/api/model`, `/healthz`, OpenAPI docs
+at `/docs`) with uvicorn, on 127.0.0.1 unless --host says otherwise. Without MODEL_FILE
+it uses runs/default-model/model.safetensors, and trains that first when it is missing
+(the quickest recipe that reaches 99%), so it works on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mnistlab.commands import common
+from mnistlab.errors import UserError
+
+if TYPE_CHECKING:
+    from mnistlab.config import TrainConfig
+    from mnistlab.models.spec import ModelSpec
+
+DEFAULT_MODEL = Path("runs/default-model/model.safetensors")
+
+
+def quickest_99_recipe() -> tuple[ModelSpec, TrainConfig, str]:
+    """(architecture, training settings, backend) of the quickest recipe reaching 99% test.
+
+    The one place that chooses it. Today that is LeNet-5 with its recipe on NumPy (99.20%
+    test; NumPy's LeNet-5 epoch is a little faster than PyTorch's and needs no torch).
+    When a faster named recipe exists, return it here.
+    """
+    from mnistlab.config import default_config
+    from mnistlab.models.spec import LeNet5Spec
+
+    return LeNet5Spec(), default_config("lenet5"), "numpy"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a web page to draw digits on and watch the network read them",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "model_file",
+        metavar="MODEL_FILE",
+        nargs="?",
+        default=None,
+        help=f"a model.safetensors from train (default: {DEFAULT_MODEL}, trained if missing)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="port to listen on; 0 picks a free one (default: 8000)",
+    )
+    common.add_backend_flag(p)
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="where MNIST is, for training the default model (else $MNISTLAB_DATA, data/mnist)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mnistlab.inference import Predictor
+    from mnistlab.web.app import create_app
+
+    sock = bind(args.host, args.port)  # a port in use fails now, not after training
+    path = Path(args.model_file) if args.model_file else DEFAULT_MODEL
+    if args.model_file is None and not path.exists():
+        train_default_model(path.parent, args.data_dir)
+    predictor = Predictor.from_file(path, args.backend)
+    host, port = sock.getsockname()[:2]
+    url_host = f"[{host}]" if ":" in host else host
+    print(
+        f"serving {predictor.model.spec.describe()} from {path} on {args.backend} at "
+        f"http://{url_host}:{port}/ (Ctrl-C stops)",
+        flush=True,
+    )
+    config = uvicorn.Config(create_app(predictor), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on (host, port), or one line saying why there is none."""
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must be 0 to 65535, got {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise UserError(
+            f"--host {host}: not an address this machine knows ({exc.strerror})"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(
+                f"port {port} on {host} is already in use: stop what runs there or pass --port"
+            ) from None
+        raise UserError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    return sock
+
+
+def train_default_model(out: Path, data_dir: str | None) -> None:
+    """Train the quickest 99% recipe into `out` (with a progress bar), saying so first.
+
+    It trains into a sibling directory that is renamed at the end, so an interrupted
+    training never leaves a half-trained default model to be served next time.
+    """
+    import shutil
+
+    from mnistlab.data.mnist import load_splits
+    from mnistlab.training import train
+
+    spec, config, backend = quickest_99_recipe()
+    print(
+        f"no model at {out / 'model.safetensors'}: training {spec.describe()} on {backend} "
+        f"first ({config.epochs} epochs, a few minutes; it is kept for next time)",
+        flush=True,
+    )
+    splits = load_splits("mnist", data_dir)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    train(spec, config, splits, backend, partial)
+    out.mkdir(parents=True, exist_ok=True)
+    for done in partial.iterdir():  # the model last, so it appears only when all is there
+        if done.name != "model.safetensors":
+            done.replace(out / done.name)
+    (partial / "model.safetensors").replace(out / "model.safetensors")
+    shutil.rmtree(partial, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""`mnistlab serve` without a model file: it trains the default model first, then serves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import uvicorn
+
+from mnistlab.cli import main
+from mnistlab.commands import serve
+from mnistlab.config import TrainConfig
+from mnistlab.models.modelfile import load_model
+from mnistlab.models.spec import LeNet5Spec, MLPSpec
+
+
+def test_the_default_recipe_is_lenet5s_99_percent_recipe() -> None:
+    spec, config, backend = serve.quickest_99_recipe()
+    assert spec == LeNet5Spec() and backend == "numpy"
+    assert (config.l2, config.lr_decay, config.epochs) == (25.0, 0.8, 15)
+
+
+def test_fresh_clone_trains_the_default_model_then_serves_it(
+    capsys, monkeypatch, tmp_path, mnist_dir: Path
+) -> None:
+    served = []
+    monkeypatch.chdir(tmp_path)
+    # A one-epoch small MLP stands in for the 15-epoch recipe; the path through is the same.
+    monkeypatch.setattr(
+        serve, "quickest_99_recipe", lambda: (MLPSpec((16,)), TrainConfig(epochs=1), "numpy")
+    )
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets: served.append(sockets))
+    assert main(["serve", "--port", "0", "--data-dir", str(mnist_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "no model at runs/default-model/model.safetensors: training MLP" in out
+    assert "serving MLP [784, 16, 10] relu from runs/default-model/model.safetensors" in out
+    assert len(served) == 1
+    model = load_model(tmp_path / serve.DEFAULT_MODEL)
+    assert model.spec == MLPSpec((16,))
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["default-model"]
+
+    # Next time the model is there: nothing is trained again.
+    assert main(["serve", "--port", "0"]) == 0
+    assert "training" not in capsys.readouterr().out
+
+
+def test_bad_port_and_host_are_one_line(capsys) -> None:
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port must be 0 to 65535" in capsys.readouterr().err
+    assert main(["serve", "--host", "no-such-host.invalid", "--port", "0"]) == 2
+    assert "--host no-such-host.invalid" in capsys.readouterr().err
