@@ -79,9 +79,11 @@ def train(
     limit_train: int | None = None,
     log: Callable[[str], None] | None = print,
     show_progress: bool = True,
+    device: str = "cpu",
 ) -> tuple[History, Learner]:
-    """Train under the lab protocol; with `out`, record the run there as it goes."""
-    learner = make_learner(backend, spec, config, len(splits.train))
+    """Train under the lab protocol; with `out`, record the run there as it goes.
+    `device` places the PyTorch backend ("cpu", "cuda" or "auto")."""
+    learner = make_learner(backend, spec, config, len(splits.train), device=device)
     meta = run_config(spec, config, backend, splits, limit_train)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -127,11 +127,28 @@ def test_checksum_mismatch(capsys, tmp_path, data_copy) -> None:
         (["--epochs", "0"], ["epochs"]),
         (["--model", "lenet5", "--hidden", "100"], ["--hidden"]),
         (["--limit-train", "0"], ["limit"]),
+        (["--device", "cuda"], ["--device cuda", "--backend torch"]),
+        (["--recipe", "fast", "--model", "lenet5"], ["--recipe fast", "convnet"]),
+        (["--beta1", "1"], ["beta1"]),
+        (["--model", "lenet5", "--schedule", "onecycle", "--lr-decay", "0.5"], ["one-cycle"]),
+        (["--warmup", "0"], ["warm-up"]),
     ],
 )
 def test_bad_flags(capsys, tmp_path, mnist_dir, flags, words) -> None:
     code, err = run_cli(capsys, *train_args(mnist_dir, tmp_path / "run"), *flags)
     assert_one_line_error(code, err, *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cuda_without_a_gpu_is_one_line_before_any_work(
+    capsys, tmp_path, mnist_dir, monkeypatch
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = [*train_args(mnist_dir, tmp_path / "run"), "--backend", "torch", "--device", "cuda"]
+    code, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, "no CUDA GPU")
     assert not (tmp_path / "run").exists()
 
 

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from mnistlab.backends import BACKENDS
-from mnistlab.config import OPTIMIZERS, TrainConfig, default_config
-from mnistlab.models.spec import ACTIVATIONS, DEFAULT_HIDDEN, ModelSpec, build_spec
+from mnistlab.config import (
+    DEVICES,
+    OPTIMIZERS,
+    RECIPES,
+    SCHEDULES,
+    TrainConfig,
+    default_config,
+    get_recipe,
+)
+from mnistlab.errors import UserError
+from mnistlab.models.spec import ACTIVATIONS, DEFAULT_HIDDEN, MODELS, ModelSpec, build_spec
 
 DEFAULTS = TrainConfig()
 LENET5 = default_config("lenet5")
+# The settings a recipe may fix and a flag may override (flag dest = TrainConfig field).
+RECIPE_FIELDS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_decay",
+    "schedule",
+    "warmup",
+    "l2",
+    "optimizer",
+    "momentum",
+    "beta1",
+    "beta2",
+)
 
 
 def add_data_flags(p: argparse.ArgumentParser, from_model: bool = False) -> None:
@@ -47,6 +71,27 @@ def add_backend_flag(p: argparse.ArgumentParser, default: str = "numpy", what: s
     )
 
 
+def add_device_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="where --backend torch runs: auto picks CUDA when PyTorch sees a GPU, else the "
+        "CPU (default: auto); NumPy always runs on the CPU",
+    )
+
+
+def add_recipe_flag(p: argparse.ArgumentParser) -> None:
+    listing = "; ".join(f"{name}: {r.about}" for name, r in RECIPES.items())
+    p.add_argument(
+        "--recipe",
+        default=None,
+        choices=list(RECIPES),
+        help=f"a named way to train, model included ({listing}); flags given beside it "
+        "override its settings (default: the model's own recipe, if it has one)",
+    )
+
+
 def add_model_flags(
     p: argparse.ArgumentParser, defaults: bool = True, file_optional: bool = False
 ) -> None:
@@ -62,8 +107,8 @@ def add_model_flags(
     p.add_argument(
         "--model",
         default="mlp" if defaults else None,
-        choices=["mlp", "lenet5"],
-        help=f"feed-forward network or LeNet-5 {default('mlp')}",
+        choices=MODELS,
+        help=f"feed-forward network, LeNet-5 or the fast recipe's convnet {default('mlp')}",
     )
     p.add_argument(
         "--hidden",
@@ -78,8 +123,21 @@ def add_model_flags(
     )
 
 
+def model_from_args(args: argparse.Namespace) -> str:
+    """--model, else the --recipe's model, else the MLP; a clash between the two is refused."""
+    name = getattr(args, "recipe", None)
+    if name is None:
+        return args.model or "mlp"
+    recipe = get_recipe(name)
+    if args.model is not None and args.model != recipe.model:
+        raise UserError(
+            f"--recipe {name} trains --model {recipe.model}, not {args.model}: drop one of them"
+        )
+    return recipe.model
+
+
 def spec_from_args(args: argparse.Namespace) -> ModelSpec:
-    return build_spec(args.model or "mlp", args.hidden, args.activation or "relu")
+    return build_spec(model_from_args(args), args.hidden, args.activation or "relu")
 
 
 def model_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -89,8 +147,9 @@ def model_flags(args: argparse.Namespace) -> dict[str, str]:
 
 
 def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> None:
-    """Training flags. Left at None, --epochs, --l2 and --lr-decay take the model's defaults
-    (default_config) in config_from_args; `epochs` fixes that default for every model."""
+    """Training flags. Left at None, the recipe's settings and the model's defaults
+    (default_config) fill them in config_from_args; `epochs` fixes that default for every
+    model."""
     p.add_argument(
         "--epochs",
         type=int,
@@ -102,12 +161,10 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
     p.add_argument(
         "--batch-size",
         type=int,
-        default=DEFAULTS.batch_size,
+        default=None,
         help=f"mini-batch size (default: {DEFAULTS.batch_size})",
     )
-    p.add_argument(
-        "--lr", type=float, default=DEFAULTS.lr, help=f"learning rate (default: {DEFAULTS.lr})"
-    )
+    p.add_argument("--lr", type=float, default=None, help=f"learning rate (default: {DEFAULTS.lr})")
     p.add_argument(
         "--lr-decay",
         type=float,
@@ -115,6 +172,21 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
         metavar="GAMMA",
         help="multiply the learning rate by GAMMA after every epoch "
         f"(default: 1, fixed, for the MLP; {LENET5.lr_decay:g} for LeNet-5)",
+    )
+    p.add_argument(
+        "--schedule",
+        default=None,
+        choices=SCHEDULES,
+        help="epoch: --lr, times --lr-decay after each epoch; onecycle: per step, up from "
+        "lr/25 to --lr over the --warmup fraction of all steps, then down to lr/25/10⁴ "
+        f"(default: {DEFAULTS.schedule})",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help=f"one-cycle's rising share of the steps (default: {DEFAULTS.warmup})",
     )
     p.add_argument(
         "--l2",
@@ -125,16 +197,25 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
         f"{DEFAULTS.l2:g} for the MLP, {LENET5.l2:g} for LeNet-5)",
     )
     p.add_argument(
-        "--optimizer",
-        default=DEFAULTS.optimizer,
-        choices=OPTIMIZERS,
-        help=f"default: {DEFAULTS.optimizer}",
+        "--optimizer", default=None, choices=OPTIMIZERS, help=f"default: {DEFAULTS.optimizer}"
     )
     p.add_argument(
         "--momentum",
         type=float,
-        default=DEFAULTS.momentum,
+        default=None,
         help=f"for --optimizer momentum (default: {DEFAULTS.momentum})",
+    )
+    p.add_argument(
+        "--beta1",
+        type=float,
+        default=None,
+        help=f"Adam's decay rate for its mean of gradients (default: {DEFAULTS.beta1})",
+    )
+    p.add_argument(
+        "--beta2",
+        type=float,
+        default=None,
+        help=f"Adam's decay rate for its mean of squared gradients (default: {DEFAULTS.beta2})",
     )
     p.add_argument(
         "--seed",
@@ -161,15 +242,10 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    base = default_config(getattr(args, "model", None) or "mlp")
-    return TrainConfig(
-        lr=args.lr,
-        lr_decay=base.lr_decay if args.lr_decay is None else args.lr_decay,
-        l2=base.l2 if args.l2 is None else args.l2,
-        optimizer=args.optimizer,
-        momentum=args.momentum,
-        batch_size=args.batch_size,
-        epochs=base.epochs if args.epochs is None else args.epochs,
-        seed=args.seed,
-        dtype=args.dtype,
-    )
+    """The --recipe's settings (else the model's defaults), then every flag given on top."""
+    name = getattr(args, "recipe", None)
+    base = get_recipe(name).config() if name else default_config(model_from_args(args))
+    given = {f: getattr(args, f) for f in RECIPE_FIELDS if getattr(args, f, None) is not None}
+    if given.get("schedule") == "onecycle" and "lr_decay" not in given:
+        given["lr_decay"] = 1.0  # one-cycle sets its own decay
+    return replace(base, **given, seed=args.seed, dtype=args.dtype)

@@ -71,6 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     common.add_train_flags(p, epochs=DEFAULT_EPOCHS)
     _override_default(p, "batch_size", DEFAULT_BATCH)
+    for dest in ("lr", "optimizer", "momentum"):
+        _override_default(p, dest, getattr(common.DEFAULTS, dest))
     _override_default(p, "l2", common.DEFAULTS.l2)  # a sweep trains MLPs only
     _override_default(p, "lr_decay", common.DEFAULTS.lr_decay)
     common.add_data_flags(p)

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from mnistlab.backends import check_device
 from mnistlab.commands import common
 
 
@@ -14,7 +15,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train", help="train one network under the lab protocol", description=__doc__
     )
     common.add_backend_flag(p)
+    common.add_device_flag(p)
+    common.add_recipe_flag(p)
     common.add_model_flags(p)
+    p.set_defaults(model=None, activation=None)  # unset: --recipe may choose the model
     common.add_train_flags(p)
     common.add_data_flags(p)
     p.add_argument(
@@ -30,8 +34,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     spec = common.spec_from_args(args)  # bad flags fail here, before anything is touched
     config = common.config_from_args(args)
+    check_device(args.backend, args.device)
     from mnistlab.data.mnist import load_splits
     from mnistlab.training import check_run_dir, train
+
+    if args.backend == "torch":  # refuses --device cuda without a GPU before any work
+        from mnistlab.pytorch_version.learner import resolve_device
+
+        device = resolve_device(args.device)
+    else:
+        device = "cpu"
 
     out = args.out or f"runs/{args.backend}-{spec.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     out_dir = check_run_dir(out, args.force)
@@ -39,10 +51,16 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{spec.describe()} on {args.backend}, {len(splits.train):,} train / "
         f"{len(splits.val):,} validation / {len(splits.test):,} test images "
-        f"from {splits.source}"
+        f"from {splits.source}" + (f", on {device}" if args.backend == "torch" else "")
     )
     history, _ = train(
-        spec, config, splits, args.backend, Path(out_dir), limit_train=args.limit_train
+        spec,
+        config,
+        splits,
+        args.backend,
+        Path(out_dir),
+        limit_train=args.limit_train,
+        device=device,
     )
     best = history.best
     assert best is not None  # at least one epoch ran, and the first always improves

@@ -11,7 +11,15 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mnistlab.models.spec import IMAGE_SIDE, N_CLASSES, N_INPUTS, LeNet5Spec, MLPSpec, ModelSpec
+from mnistlab.models.spec import (
+    IMAGE_SIDE,
+    N_CLASSES,
+    N_INPUTS,
+    ConvNetSpec,
+    LeNet5Spec,
+    MLPSpec,
+    ModelSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,16 @@ def layer_costs(spec: ModelSpec) -> list[LayerCost]:
             linear("fc1", 120, 84),
             linear("fc2", 84, N_CLASSES),
         ]
+    if isinstance(spec, ConvNetSpec):
+        c1, c2 = spec.channels
+        return [
+            conv("conv1", 1, c1, 5, 24),
+            pool("pool1", c1, 12),
+            conv("conv2", c1, c2, 3, 10),
+            pool("pool2", c2, 5),
+            linear("fc1", spec.flat, spec.hidden),
+            linear("fc2", spec.hidden, N_CLASSES),
+        ]
     raise TypeError(f"no cost model for {spec!r}")
 
 
@@ -67,7 +85,7 @@ def summarize(spec: ModelSpec) -> dict[str, Any]:
     layers = layer_costs(spec)
     return {
         "model": spec.to_json(),
-        "input_shape": [1, IMAGE_SIDE, IMAGE_SIDE] if isinstance(spec, LeNet5Spec) else [N_INPUTS],
+        "input_shape": [N_INPUTS] if isinstance(spec, MLPSpec) else [1, IMAGE_SIDE, IMAGE_SIDE],
         "params": sum(layer.params for layer in layers),
         "macs": sum(layer.macs for layer in layers),
         "flops": sum(layer.flops for layer in layers),

@@ -37,6 +37,9 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from mnistlab.errors import UserError
+from mnistlab.models.spec import IMAGE_SIDE
+
 
 class Workspace:
     """Named scratch arrays that grow to the largest size asked for and are then reused."""
@@ -61,6 +64,27 @@ def to_cnhw(x: np.ndarray) -> np.ndarray:
 def to_nchw(x: np.ndarray) -> np.ndarray:
     """(C, N, H, W) → (N, C, H, W), contiguous."""
     return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
+
+
+def as_images(x: np.ndarray, dtype: np.dtype, who: str) -> np.ndarray:
+    """Images (N, 28, 28), (N, 1, 28, 28) or (N, 784) → (1, N, 28, 28) in `dtype`.
+
+    With one channel, (N, 1, H, W) and (1, N, H, W) have the same memory layout, so this is
+    a reshape, not a copy (unless the dtype has to change).
+    """
+    x = np.asarray(x)
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    if x.ndim == 0 or x.size != len(x) * IMAGE_SIDE * IMAGE_SIDE:
+        raise UserError(f"{who} needs 28×28 images, got an array of shape {x.shape}")
+    return x.reshape(1, len(x), IMAGE_SIDE, IMAGE_SIDE)
+
+
+def dense(weight: np.ndarray, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """weight (out, in) @ x (in, N) + bias: a fully connected layer on columns."""
+    out = weight @ x
+    out += bias[:, None]
+    return out
 
 
 def wide_length(ho: int, wo: int, wp: int) -> int:

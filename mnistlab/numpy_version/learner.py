@@ -32,7 +32,7 @@ from mnistlab.learner import (
     accuracy_and_loss,
     minibatches,
 )
-from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
+from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.numpy_version.model import NumpyModel
 from mnistlab.numpy_version.optimizers import make_optimizer
 from mnistlab.numpy_version.parameters import ParameterVector
@@ -52,6 +52,7 @@ class NumpyLearner:
         self.scratch = np.empty_like(self.theta.weights)
         self.optimizer = make_optimizer(config, self.theta.vector)
         self.epochs_done = 0
+        self.steps_done = 0  # across epochs: the one-cycle schedule's position
 
     def train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -66,14 +67,20 @@ class NumpyLearner:
     ) -> float:
         """train_epoch's loop: the model's gradients plus L2, one optimiser step a batch."""
         epoch = self.epochs_done + 1
-        self.optimizer.lr = self.config.lr_at(epoch)
-        scale = self.optimizer.grad_scale
-        model, grad, step = self.model, self.grad, self.optimizer.step
+        config, optimizer = self.config, self.optimizer
+        per_step = config.schedule != "epoch"
+        total_steps = config.epochs * math.ceil(len(y) / config.batch_size)
+        optimizer.lr = config.lr_at(epoch)
+        model, grad, step = self.model, self.grad, optimizer.step
         total_loss = 0.0
         steps = 0
         unreported = 0
-        for idx in minibatches(len(y), self.config.batch_size, rng):
+        for idx in minibatches(len(y), config.batch_size, rng):
+            if per_step:
+                optimizer.lr = config.lr_at_step(self.steps_done, total_steps, epoch)
+            scale = optimizer.grad_scale
             loss = model.loss_and_grads(x[idx], y[idx], scale=scale, out=grad)[0]
+            self.steps_done += 1
             steps += 1
             if not math.isfinite(loss):
                 raise diverged(loss, f"epoch {epoch}, step {steps}")
@@ -144,6 +151,10 @@ def make_model(
         from mnistlab.numpy_version.lenet5 import LeNet5
 
         return LeNet5(spec, params, seed=config.seed, dtype=config.dtype)
+    if isinstance(spec, ConvNetSpec):
+        from mnistlab.numpy_version.convnet import ConvNet
+
+        return ConvNet(spec, params, seed=config.seed, dtype=config.dtype)
     raise TypeError(f"no NumPy model for {spec!r}")
 
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistlab.errors import UserError
-from mnistlab.models.spec import IMAGE_SIDE, N_INPUTS, LeNet5Spec
-from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, to_nchw
+from mnistlab.models.spec import LeNet5Spec
+from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, as_images, dense, to_nchw
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
 
@@ -48,7 +47,7 @@ class LeNet5:
 
     def forward(self, x: Array) -> Array:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
-        a0 = self._as_input(x)
+        a0 = as_images(x, self.dtype, "LeNet-5")
         starts = range(0, max(a0.shape[1], 1), self.CHUNK)
         chunks = [self._predict(a0[:, i : i + self.CHUNK]) for i in starts]
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
@@ -62,7 +61,7 @@ class LeNet5:
     ) -> tuple[float, dict[str, Array]]:
         """Mean softmax cross-entropy of the batch and scale·∂loss/∂p for every parameter p,
         into `out` when given (see NumpyModel)."""
-        a1, a2, a3 = self._maps(self._as_input(x), cache=True)
+        a1, a2, a3 = self._maps(as_images(x, self.dtype, "LeNet-5"), cache=True)
         a4, logits = self._logits(a1, a2, a3)
         loss, dlogits = softmax_cross_entropy(logits.T, np.asarray(y), scale)
         grads = self._backward(dlogits.T, a1, a2, a3, a4)
@@ -75,7 +74,7 @@ class LeNet5:
     def feature_maps(self, x: Array) -> dict[str, Array]:
         """What the convolutions see: activations of C1 (N, 6, 28, 28), C3 (N, 16, 10, 10)
         and C5 (N, 120, 1, 1), in PyTorch's layout, for plotting."""
-        a1, a2, a3 = self._maps(self._as_input(x), cache=False)
+        a1, a2, a3 = self._maps(as_images(x, self.dtype, "LeNet-5"), cache=False)
         return {"conv1": to_nchw(a1), "conv2": to_nchw(a2), "conv3": to_nchw(a3)}
 
     def _maps(self, a0: Array, *, cache: bool) -> tuple[Array, Array, Array]:
@@ -95,9 +94,9 @@ class LeNet5:
     def _logits(self, a1: Array, a2: Array, a3: Array) -> tuple[Array, Array]:
         """F6 activation (84, N) and logits (10, N) from C5's 1×1 maps (120, N, 1, 1)."""
         p, f = self.params, self.activation.apply
-        z4 = _dense(p["fc1.weight"], a3.reshape(len(a3), -1), p["fc1.bias"])
+        z4 = dense(p["fc1.weight"], a3.reshape(len(a3), -1), p["fc1.bias"])
         a4 = f(z4, out=z4)
-        return a4, _dense(p["fc2.weight"], a4, p["fc2.bias"])
+        return a4, dense(p["fc2.weight"], a4, p["fc2.bias"])
 
     def _backward(self, d5: Array, a1: Array, a2: Array, a3: Array, a4: Array) -> dict[str, Array]:
         """Backprop ∂loss/∂logits (10, N) down to C1's weights; never to the image."""
@@ -113,23 +112,3 @@ class LeNet5:
         d1 = backprop(self.pool1.backward(ds1), a1)
         _, g["conv1.weight"], g["conv1.bias"] = self.conv1.backward(d1, need_dx=False)
         return {name: g[name] for name in self.params}
-
-    def _as_input(self, x: Array) -> Array:
-        """Any accepted image shape → (1, N, 28, 28) in the model's dtype.
-
-        With one channel, (N, 1, H, W) and (1, N, H, W) have the same memory layout, so
-        this is a reshape, not a copy (unless the dtype has to change).
-        """
-        x = np.asarray(x)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        if x.ndim == 0 or x.size != len(x) * N_INPUTS:
-            raise UserError(f"LeNet-5 needs 28×28 images, got an array of shape {x.shape}")
-        return x.reshape(1, len(x), IMAGE_SIDE, IMAGE_SIDE)
-
-
-def _dense(weight: Array, x: Array, bias: Array) -> Array:
-    """weight (out, in) @ x (in, N) + bias: a fully connected layer on columns."""
-    out = weight @ x
-    out += bias[:, None]
-    return out

@@ -130,5 +130,5 @@ def make_optimizer(config: TrainConfig, theta: np.ndarray) -> Optimizer:
     if config.optimizer == "momentum":
         return Momentum(theta, config.lr, config.momentum)
     if config.optimizer == "adam":
-        return Adam(theta, config.lr)
+        return Adam(theta, config.lr, (config.beta1, config.beta2))
     raise ValueError(f"unknown optimizer {config.optimizer!r}")

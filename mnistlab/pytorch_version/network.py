@@ -22,7 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnistlab.models.spec import IMAGE_SIDE, N_INPUTS, LeNet5Spec, MLPSpec, ModelSpec
+from mnistlab.models.spec import (
+    IMAGE_SIDE,
+    N_INPUTS,
+    ConvNetSpec,
+    LeNet5Spec,
+    MLPSpec,
+    ModelSpec,
+)
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -86,6 +93,33 @@ class LeNet5(nn.Module):
         return self.fc2(x)
 
 
+class ConvNet(nn.Module):
+    """conv1 → pool → relu → conv2 → pool → relu → fc1 → relu → fc2 (see ConvNetSpec)."""
+
+    def __init__(self, spec: ConvNetSpec) -> None:
+        super().__init__()
+        c1, c2 = spec.channels
+        self.conv1 = nn.Conv2d(1, c1, 5)
+        self.conv2 = nn.Conv2d(c1, c2, 3)
+        self.fc1 = nn.Linear(spec.flat, spec.hidden)
+        self.fc2 = nn.Linear(spec.hidden, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(len(x), 1, IMAGE_SIDE, IMAGE_SIDE)
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc2(x)
+
+
+def make_module(spec: ModelSpec) -> nn.Module:
+    if isinstance(spec, MLPSpec):
+        return MLP(spec)
+    if isinstance(spec, LeNet5Spec):
+        return LeNet5(spec)
+    return ConvNet(spec)
+
+
 def build_network(
     spec: ModelSpec,
     params: dict[str, np.ndarray] | None = None,
@@ -97,7 +131,7 @@ def build_network(
     may even be read-only). Without params the weights are PyTorch's default ones; the lab
     always passes `init_params` so both backends start from the same network.
     """
-    model: nn.Module = MLP(spec) if isinstance(spec, MLPSpec) else LeNet5(spec)
+    model = make_module(spec)
     dtype = torch_dtype(dtype)
     model.to(dtype)
     if params is not None:

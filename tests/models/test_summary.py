@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnistlab.models.spec import LeNet5Spec, MLPSpec
+from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec
 from mnistlab.models.summary import summarize
 
 
@@ -31,8 +31,15 @@ def test_mlp_params_equal_the_spec_shapes(hidden) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    [MLPSpec((100,)), MLPSpec((256, 128), "sigmoid"), MLPSpec((7, 5, 3), "tanh"), LeNet5Spec()],
-    ids=["mlp-100", "mlp-256-128", "mlp-7-5-3", "lenet5"],
+    [
+        MLPSpec((100,)),
+        MLPSpec((256, 128), "sigmoid"),
+        MLPSpec((7, 5, 3), "tanh"),
+        LeNet5Spec(),
+        ConvNetSpec(),
+        ConvNetSpec((5, 7), 9),
+    ],
+    ids=["mlp-100", "mlp-256-128", "mlp-7-5-3", "lenet5", "convnet", "convnet-small"],
 )
 def test_flops_agree_with_torch_flop_counter_layer_by_layer(spec) -> None:
     """The counts come from the architecture; PyTorch counts the same network as it runs."""

@@ -17,7 +17,7 @@ from mnistlab.cli import main
 from mnistlab.config import TrainConfig
 from mnistlab.data.mnist import load_splits
 from mnistlab.models.modelfile import load_model, save_model
-from mnistlab.models.spec import LeNet5Spec, MLPSpec
+from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec
 
 pytestmark = pytest.mark.mnist
 
@@ -34,8 +34,17 @@ def splits(mnist_dir):
         (MLPSpec(hidden=(64, 32), activation="tanh"), "torch"),
         (LeNet5Spec(), "numpy"),
         (LeNet5Spec(), "torch"),
+        (ConvNetSpec(), "numpy"),
+        (ConvNetSpec(), "torch"),
     ],
-    ids=["mlp-from-numpy", "mlp-from-torch", "lenet5-from-numpy", "lenet5-from-torch"],
+    ids=[
+        "mlp-from-numpy",
+        "mlp-from-torch",
+        "lenet5-from-numpy",
+        "lenet5-from-torch",
+        "convnet-from-numpy",
+        "convnet-from-torch",
+    ],
 )
 def test_both_backends_predict_the_same_from_one_file(tmp_path, splits, spec, trainer):
     config = TrainConfig(epochs=1, batch_size=50)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mnistlab.models.init import init_params
-from mnistlab.models.spec import LeNet5Spec, MLPSpec
+from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec
 from mnistlab.pytorch_version.network import LeNet5, build_network, feature_maps
 
 MLP_SPECS = [
@@ -15,7 +15,7 @@ MLP_SPECS = [
     MLPSpec(hidden=(64, 32), activation="tanh"),
     MLPSpec(hidden=(50, 40, 20), activation="relu"),
 ]
-SPECS = [*MLP_SPECS, LeNet5Spec()]
+SPECS = [*MLP_SPECS, LeNet5Spec(), ConvNetSpec((4, 6), 10)]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.describe())
