@@ -210,3 +210,76 @@ def test_best_pair_sentence_matches_best_json(tiny_report: dict) -> None:
 def test_rerun_reuses_everything(tiny_report: dict) -> None:
     assert tiny_report["stamps_now"]() == tiny_report["stamps"]
     assert tiny_report["second"] < tiny_report["first"]
+
+
+# ---------------------------------------------------------------- numbers read back
+
+
+def markdown_tables(text: str) -> list[list[dict[str, str]]]:
+    """Every pipe table in `text` as rows of {header: cell}, the separator row dropped."""
+    tables, block = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif block:
+            header, *rows = [r for r in block if not set("".join(r)) <= set("-: ")]
+            tables.append([dict(zip(header, row, strict=True)) for row in rows])
+            block = []
+    return tables
+
+
+def table_with(text: str, column: str) -> list[dict[str, str]]:
+    (table,) = [t for t in markdown_tables(text) if t and column in t[0]]
+    return table
+
+
+def percent(value: float) -> str:
+    return f"{value:.2%}"
+
+
+@pytest.mark.mnist
+def test_sweep_table_matches_results_jsonl(tiny_report: dict) -> None:
+    out = tiny_report["out"]
+    text = (out / report.REPORT_MD).read_text()
+    lines = (out / "sweep" / "results.jsonl").read_text().splitlines()
+    recorded = {(r["k"], r["m"]): r for r in map(json.loads, lines)}
+    table = table_with(text, "val. accuracy")
+    assert {(int(r["k"]), int(r["m"])) for r in table} == set(recorded) == {(1, 8), (1, 16)}
+    for row in table:
+        cell = recorded[int(row["k"]), int(row["m"])]
+        assert row["val. accuracy"].removesuffix(" ← best") == percent(cell["val_acc"])
+        assert row["test accuracy"] == percent(cell["test_acc"])
+        assert row["best epoch"] == str(cell["best_epoch"])
+        assert row["parameters"] == f"{cell['params']:,}"
+    assert cell["val_acc"] != cell["test_acc"]  # else swapped columns would pass unseen
+
+
+@pytest.mark.mnist
+def test_run_tables_match_each_runs_history(tiny_report: dict) -> None:
+    """Each table naming its runs in a "run" column shows that run's recorded best."""
+    out = tiny_report["out"]
+    text = (out / report.REPORT_MD).read_text()
+    checked = 0
+    for table in markdown_tables(text):
+        for row in table:
+            accuracy = [v for k, v in row.items() if k.startswith("test accuracy")]
+            if "run" not in row or not accuracy:
+                continue
+            run_dir = out / row["run"].strip("`")
+            best = json.loads((run_dir / "history.json").read_text())["best"]
+            assert accuracy[0] == percent(best["test_acc"]), row
+            if "best epoch" in row:
+                assert row["best epoch"].split()[0] == str(best["epoch"])
+            checked += 1
+    assert checked >= 6  # 2 backend rows + 4 model rows
+
+
+@pytest.mark.mnist
+def test_confusion_section_cites_the_recorded_accuracy(tiny_report: dict) -> None:
+    out = tiny_report["out"]
+    text = (out / report.REPORT_MD).read_text()
+    best = json.loads((out / "best-mlp" / "history.json").read_text())["best"]
+    (line,) = [s for s in text.splitlines() if "correct (recorded in" in s]
+    shown, recorded = re.findall(r"(\d+\.\d\d)%", line)
+    assert recorded + "%" == percent(best["test_acc"])
+    assert shown == recorded  # the saved network, re-scored, gives the recorded number
