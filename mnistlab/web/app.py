@@ -3,7 +3,8 @@
 - `GET /` — the page (`static/index.html`: plain JavaScript, nothing from a CDN).
 - `POST /api/predict` — an image file as the raw body, or a multipart upload (any field
   name) → `{"digit", "label", "probabilities", "input": 28×28, "ms"}`, plus
-  `"feature_maps"` (6×28×28, C1's activations) for LeNet-5. A body that is not a readable
+  `"feature_maps"` (6×28×28, C1's activations as 0–255 per map) and
+  `"feature_map_scale"` (each map's largest activation) for LeNet-5. A body that is not a readable
   image with ink in it → 400 `{"error": "..."}`; over `MAX_BODY` bytes → 413.
 - `GET /api/model` — architecture, parameters, test accuracy, classes.
 - `GET /healthz` — `{"status": "ok"}`.
@@ -105,7 +106,13 @@ def predict_json(predictor: Predictor, data: bytes, name: str) -> bytes:
 
 
 def as_json(p: Prediction) -> dict[str, Any]:
-    """Probabilities to 6 decimals, pixels and feature maps to 3: plenty for a page."""
+    """Probabilities to 6 decimals, the input's pixels to 3.
+
+    Each feature map is sent as whole numbers 0–255, scaled by its largest activation
+    (`feature_map_scale`; activation ≈ value / 255 · scale): a page draws them as they are,
+    and JSON writes 4,704 small integers about 5× faster than as many floats, which was
+    most of a request's time.
+    """
     out: dict[str, Any] = {
         "digit": p.digit,
         "label": p.label,
@@ -113,7 +120,10 @@ def as_json(p: Prediction) -> dict[str, Any]:
         "input": np.round(p.prepared.x, 3).tolist(),
     }
     if p.feature_maps is not None:
-        out["feature_maps"] = np.round(p.feature_maps, 3).tolist()
+        scale = p.feature_maps.max(axis=(1, 2))
+        safe = np.where(scale > 0, scale, 1.0)[:, None, None]
+        out["feature_maps"] = np.rint(p.feature_maps / safe * 255).astype(np.uint8).tolist()
+        out["feature_map_scale"] = np.round(scale, 4).tolist()
     return out
 
 
