@@ -9,6 +9,7 @@ here, and confusion matrices counted by hand.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -92,3 +93,21 @@ def test_per_class_accuracy_is_recall_not_precision() -> None:
     assert acc[:3] == [0.75, 0.0, 1.0]
     assert acc[9] == 1.0
     assert all(math.isnan(a) for a in acc[3:9])  # no true example: undefined, not 0
+
+
+def test_confusion_matrix_is_10_by_10_even_without_high_labels() -> None:
+    cm = confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]))
+    assert cm.shape == (10, 10) and cm.sum() == 3 and (cm[0, 0], cm[1, 1], cm[1, 0]) == (1, 1, 1)
+
+
+def test_a_class_without_examples_is_nan_without_a_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        acc = per_class_accuracy(np.array([0, 0, 1]), np.array([0, 1, 1]))
+    assert acc[:2] == [0.5, 1.0] and all(math.isnan(a) for a in acc[2:])
+
+
+def test_a_single_row_is_scored_as_one_row() -> None:
+    score = accuracy_and_loss(lambda rows: rows, np.array([[0.0, 2.0] + [0.0] * 8]), np.array([1]))
+    assert score.acc == 1.0
+    assert score.loss == pytest.approx(np.log(9 + np.exp(2.0)) - 2.0, rel=1e-12)
