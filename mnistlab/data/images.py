@@ -10,8 +10,10 @@ like nothing it has seen. `preprocess` walks every image to MNIST's form, one st
 1. **Decode safely.** Pillow reads PNG, JPEG, BMP, GIF (its first frame) and WebP. Its
    decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`, ~89 megapixels) is an error here,
    not a warning: a tiny file that inflates to gigabytes must not take the process down.
-   Large JPEGs are decoded at a reduced scale (`draft`): the digit ends up 20 pixels tall
-   anyway, so decoding 4,000 × 3,000 photo pixels in full would be wasted work.
+   Large JPEGs are decoded at a reduced scale (`draft`), and any image over 2,048 pixels
+   is reduced by a whole factor (box filter) to about 1,024: the digit ends up 20
+   pixels tall anyway, so carrying 4,000 × 3,000 photo pixels through every step would
+   waste time and memory.
 2. **Turn it upright.** Phones store photos sideways with an EXIF orientation tag;
    `ImageOps.exif_transpose` applies it, or a 7 would be read lying on its side.
 3. **Transparency onto white.** A canvas or a sticker exports ink on a transparent
@@ -63,7 +65,7 @@ MIN_CONTRAST = 0.10  # ink must differ from the background by 10% of the full ra
 NOISE_FLOOR = 0.05  # of the ink's contrast: fainter is background (JPEG noise, paper)
 BOX_LEVEL = 0.1  # the bounding box holds the pixels brighter than this
 INK_PERCENTILE = 99.0  # the ink's "full strength": robust to a few hot pixels
-DRAFT_SIDE = 1024  # JPEGs are decoded at a reduced scale of at least this many pixels
+DRAFT_SIDE = 1024  # large images are decoded / reduced to about this many pixels a side
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -105,7 +107,7 @@ def decode(data: bytes, name: str = "image") -> Image.Image:
             if image.format == "JPEG":
                 image.draft(image.mode, (DRAFT_SIDE, DRAFT_SIDE))
             image.load()
-            return ImageOps.exif_transpose(image)
+            return shrink(ImageOps.exif_transpose(image))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"{name}: the image is too large to decode safely (a decompression bomb? "
@@ -117,6 +119,16 @@ def decode(data: bytes, name: str = "image") -> Image.Image:
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt image data
         raise ImageError(f"{name}: the image data is damaged ({exc})") from None
+
+
+def shrink(image: Image.Image, side: int = DRAFT_SIDE) -> Image.Image:
+    """A box-filtered whole-factor reduction when the longer side is over 2 × `side`."""
+    factor = max(image.size) // side
+    if factor < 2:
+        return image
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        image = image.convert("RGBA" if has_alpha(image) else "RGB")
+    return image.reduce(factor)
 
 
 def to_greyscale(image: Image.Image, name: str = "image") -> Image.Image:

@@ -10,8 +10,8 @@
 - `GET /healthz` — `{"status": "ok"}`.
 
 The work (decoding, preprocessing, the forward pass) is exactly what `mnistlab predict`
-does; it runs in a worker thread so that a large image never stalls the event loop, and
-`Predictor` lets one forward pass run at a time. uvicorn has no body-size limit, so the
+does; it runs in at most `WORKERS` threads so that a large image never stalls the event
+loop, and `Predictor` lets one forward pass run at a time. uvicorn has no body-size limit, so the
 body is read here in chunks and refused as soon as it passes `MAX_BODY`.
 """
 
@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
@@ -33,6 +33,10 @@ from mnistlab.errors import UserError
 from mnistlab.inference import Prediction, Predictor
 
 MAX_BODY = 5 * 1024 * 1024  # bytes: a phone photo fits, a flood does not
+# Images are decoded and read by at most this many threads at once (one per core here):
+# the event loop stays free for other requests and /healthz, and 20 large photos
+# arriving together cannot each hold their decoded pixels in memory at the same time.
+WORKERS = 2
 STATIC = Path(__file__).parent / "static"
 IMAGE_BODY = {
     "requestBody": {
@@ -68,6 +72,7 @@ def create_app(predictor: Predictor) -> FastAPI:
     )
     page = (STATIC / "index.html").read_bytes()
     model = predictor.describe()
+    workers = anyio.CapacityLimiter(WORKERS)
 
     @app.exception_handler(BadRequest)
     async def bad_request(_: Request, exc: BadRequest) -> JSONResponse:
@@ -91,7 +96,9 @@ def create_app(predictor: Predictor) -> FastAPI:
         data, name = await read_image(request)
         start = time.perf_counter()
         try:
-            body = await run_in_threadpool(predict_json, predictor, data, name)
+            body = await anyio.to_thread.run_sync(
+                predict_json, predictor, data, name, limiter=workers
+            )
         except UserError as exc:
             raise BadRequest(400, str(exc)) from None
         ms = (time.perf_counter() - start) * 1000

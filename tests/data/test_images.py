@@ -184,3 +184,11 @@ def test_directory_lists_its_images_only(tmp_path) -> None:
     empty.mkdir()
     with pytest.raises(ImageError, match="no images"):
         image_files(empty)
+
+
+def test_a_huge_image_is_reduced_first_and_reads_the_same() -> None:
+    small = draw_digit(size=(400, 300), box=(60, 45, 180, 255))
+    huge = small.resize((4000, 3000), Image.Resampling.NEAREST)
+    assert images.shrink(huge).size == (1334, 1000)  # by 3: the longer side 1,024 to 2,047
+    assert images.shrink(small) is small
+    assert np.abs(seen(huge) - seen(small)).mean() < 0.02

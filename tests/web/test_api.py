@@ -184,3 +184,19 @@ def test_200_requests_from_20_clients_none_fails_every_answer_right(
     assert all(status == 200 for _, status, _ in answers)
     assert all(digit == expected[j] for j, _, digit in answers)
     assert server.alive()
+
+
+def test_a_phone_sized_photo_is_read(server: Server, mnist_pngs) -> None:
+    """A 4,000 × 3,000 JPEG (a phone photo's size) is reduced early and read like the small one."""
+    small = mnist_pngs[3]
+    with Image.open(small) as digit:
+        photo = Image.new("L", (4000, 3000), 235)
+        photo.paste(digit.resize((1500, 1500)), (1800, 700))
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=85)
+    assert len(buf.getvalue()) < MAX_BODY
+    response = server.post("/api/predict", content=buf.getvalue())
+    assert response.status_code == 200
+    expected = server.post("/api/predict", content=small.read_bytes()).json()["digit"]
+    assert response.json()["digit"] == expected == int(small.stem[-1])
+    assert server.alive()
