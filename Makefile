@@ -10,7 +10,7 @@ export MNISTLAB_DATA ?= $(SHARED_MNIST)
 endif
 export MPLBACKEND := Agg
 
-.PHONY: setup run test lint bench report serve clean
+.PHONY: setup run test lint bench report serve mutate clean
 
 setup: $(VENV)/.installed
 
@@ -40,5 +40,11 @@ report: setup
 serve: setup
 	$(BIN)/mnistlab serve
 
+# Mutation score of the modules that produce the numbers a user reads (docs/mutation.md).
+# Not part of `make test`: about 40 minutes on 2 free cores. Results accumulate in mutants/.
+mutate: setup
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,mutate]'
+	nice -n 15 $(BIN)/python benchmarks/mutation_score.py
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs mutants .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ import pytest
 
 from mnistlab.data.splits import Split, Splits
 from mnistlab.errors import DivergedError
-from mnistlab.learner import Score
+from mnistlab.learner import Score, minibatches
 from mnistlab.protocol import format_epoch, run_protocol
 
 
@@ -94,3 +94,19 @@ def test_epoch_line_says_when_test_was_skipped() -> None:
     first, second = history.epochs
     assert "test  51.00%" in format_epoch(first, history.best)
     assert "skipped" in format_epoch(second, history.best)
+
+
+# The shared batch order: every example once per epoch, in the seed's shuffled order.
+
+
+def test_minibatches_cover_a_shuffled_epoch_once() -> None:
+    batches = list(minibatches(10, 4, np.random.default_rng(5)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    order = np.concatenate(batches)
+    np.testing.assert_array_equal(order, np.random.default_rng(5).permutation(10))
+    assert not np.array_equal(order, np.arange(10))  # shuffled, not in file order
+
+
+def test_one_batch_when_the_batch_is_larger_than_the_set() -> None:
+    (batch,) = minibatches(3, 20, np.random.default_rng(0))
+    assert sorted(batch.tolist()) == [0, 1, 2]
