@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+import mnistlab.pytorch_version  # noqa: F401  (before any torch import: passive OpenMP waits)
+
 N_EPOCH = 50_000
 MLP_LR = 0.01
 LENET_BATCH = 64
@@ -367,6 +369,10 @@ def main() -> None:
         f"torch {torch_version} (default threads: {os.cpu_count()})"
     )
     print(f"  data     : {data_dir or '(default location)'}")
+    print(
+        f"  OpenMP   : OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} for torch, ours and "
+        f"the peer alike; load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}"
+    )
     t0 = time.perf_counter()
     splits = load_splits(data_dir=data_dir)
     x, y = splits.train.x, splits.train.y
