@@ -91,3 +91,21 @@ def test_device_auto_is_the_cpu_here_and_cuda_without_a_gpu_is_one_clear_error(
         resolve_device("cuda")
     learner = make_torch_learner(MLPSpec((4,)), TrainConfig(), 10, device="auto")
     assert next(learner.model.parameters()).device.type == "cpu"
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_torch_backend_makes_idle_openmp_threads_sleep_unless_told_otherwise(
+    given, expected
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, mnistlab.pytorch_version; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == expected
