@@ -134,6 +134,11 @@ def build_network(
     model = make_module(spec)
     dtype = torch_dtype(dtype)
     model.to(dtype)
+    if isinstance(spec, ConvNetSpec):
+        # Channels-last (NHWC) weights make the CPU convolutions use oneDNN's NHWC kernels:
+        # a batch-256 convnet epoch ran 3× faster (12-22 s against 38-76 s per 50,000
+        # images on the busy 2-core machine). The values and names are unchanged.
+        model.to(memory_format=torch.channels_last)
     if params is not None:
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         state = {name: torch.from_numpy(np.array(p, dtype=np_dtype)) for name, p in params.items()}

@@ -113,3 +113,17 @@ def test_lenet5_activation_follows_the_spec():
         params = init_params(LeNet5Spec(), np.random.default_rng(0), "float64")
         outputs.append(build_network(spec, params, "float64")(x))
     assert not torch.allclose(outputs[0], outputs[1])
+
+
+def test_the_convnet_runs_channels_last_with_the_same_logits_and_names():
+    spec = ConvNetSpec((4, 6), 10)
+    params = init_params(spec, np.random.default_rng(5), "float64")
+    model = build_network(spec, params, "float64")
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    state = model.state_dict()
+    for name, p in params.items():
+        np.testing.assert_array_equal(state[name].numpy(), p)
+    x = torch.from_numpy(np.random.default_rng(6).random((5, 28, 28)))
+    plain = build_network(spec, params, "float64").to(memory_format=torch.contiguous_format)
+    with torch.inference_mode():
+        np.testing.assert_allclose(model(x).numpy(), plain(x).numpy(), rtol=1e-12, atol=1e-12)
