@@ -2,17 +2,18 @@
 
 - `GET /` — the page (`static/index.html`: plain JavaScript, nothing from a CDN).
 - `POST /api/predict` — an image file as the raw body, or a multipart upload (any field
-  name) → `{"digit", "label", "probabilities", "input": 28×28, "ms"}`, plus
+  name) → `{"digit", "label", "probabilities", "input": 28×28, "ms"}` (ms: the time
+  decoding, preprocessing and the forward pass took in the server), plus for LeNet-5
   `"feature_maps"` (6×28×28, C1's activations as 0–255 per map) and
-  `"feature_map_scale"` (each map's largest activation) for LeNet-5. A body that is not a readable
+  `"feature_map_scale"` (each map's largest activation). A body that is not a readable
   image with ink in it → 400 `{"error": "..."}`; over `MAX_BODY` bytes → 413.
 - `GET /api/model` — architecture, parameters, test accuracy, classes.
 - `GET /healthz` — `{"status": "ok"}`.
 
 The work (decoding, preprocessing, the forward pass) is exactly what `mnistlab predict`
 does; it runs in at most `WORKERS` threads so that a large image never stalls the event
-loop, and `Predictor` lets one forward pass run at a time. uvicorn has no body-size limit, so the
-body is read here in chunks and refused as soon as it passes `MAX_BODY`.
+loop, and `Predictor` lets one forward pass run at a time. uvicorn has no body-size
+limit, so the body is read here in chunks and refused as soon as it passes `MAX_BODY`.
 """
 
 from __future__ import annotations
@@ -94,22 +95,23 @@ def create_app(predictor: Predictor) -> FastAPI:
     async def predict(request: Request) -> Response:
         """Read the digit in an image file (raw body or multipart upload)."""
         data, name = await read_image(request)
-        start = time.perf_counter()
         try:
             body = await anyio.to_thread.run_sync(
                 predict_json, predictor, data, name, limiter=workers
             )
         except UserError as exc:
             raise BadRequest(400, str(exc)) from None
-        ms = (time.perf_counter() - start) * 1000
-        return Response(body[:-1] + f', "ms": {ms:.2f}}}'.encode(), media_type="application/json")
+        return Response(body, media_type="application/json")
 
     return app
 
 
 def predict_json(predictor: Predictor, data: bytes, name: str) -> bytes:
-    """Decode + preprocess + forward, and the answer as JSON bytes (all off the event loop)."""
-    return json.dumps(as_json(predictor.predict_bytes(data, name, maps=True))).encode()
+    """Decode + preprocess + forward (timed as "ms"), then the answer as JSON bytes."""
+    start = time.perf_counter()
+    prediction = predictor.predict_bytes(data, name, maps=True)
+    ms = (time.perf_counter() - start) * 1000
+    return json.dumps({**as_json(prediction), "ms": round(ms, 3)}).encode()
 
 
 def as_json(p: Prediction) -> dict[str, Any]:
