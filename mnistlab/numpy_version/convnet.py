@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.models.spec import ConvNetSpec
-from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, as_images, dense
+from mnistlab.numpy_version.layers import Conv2DPool2x2, as_images, dense
 from mnistlab.numpy_version.model import relu, relu_prime, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
 
@@ -51,8 +51,7 @@ class ConvNet:
         self.dtype = np.dtype(dtype)
         self.theta = ParameterVector.start(spec, params, seed, self.dtype)
         self.params = self.theta.views
-        self.conv1, self.conv2 = Conv2D(), Conv2D()
-        self.pool1, self.pool2 = MaxPool2x2(), MaxPool2x2()
+        self.conv1, self.conv2 = Conv2DPool2x2(), Conv2DPool2x2()  # each with its pooling
 
     def forward(self, x: Array) -> Array:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
@@ -75,10 +74,9 @@ class ConvNet:
     def _logits(self, a0: Array, *, cache: bool) -> tuple[Array, Array, Array, Array, Array]:
         """a1, a2 (maps), f (c2·25, N), a3 (hidden, N) and the logits z4 (10, N)."""
         p = self.params
-        z1 = self.conv1.forward(a0, p["conv1.weight"], p["conv1.bias"], cache=cache)
-        a1 = relu(self.pool1.forward(z1, cache=cache), out=None)
-        z2 = self.conv2.forward(a1, p["conv2.weight"], p["conv2.bias"], cache=cache)
-        a2 = self.pool2.forward(z2, cache=cache)
+        a1 = self.conv1.forward(a0, p["conv1.weight"], p["conv1.bias"], cache=cache)
+        relu(a1, out=a1)
+        a2 = self.conv2.forward(a1, p["conv2.weight"], p["conv2.bias"], cache=cache)
         relu(a2, out=a2)
         c2, n = a2.shape[:2]
         f = np.ascontiguousarray(a2.reshape(c2, n, 25).transpose(0, 2, 1)).reshape(c2 * 25, n)
@@ -99,10 +97,6 @@ class ConvNet:
         df = (p["fc1.weight"].T @ d3).reshape(c2, 25, n)
         da2 = np.ascontiguousarray(df.transpose(0, 2, 1)).reshape(a2.shape)
         da2 *= relu_prime(a2)
-        da1, g["conv2.weight"][...], g["conv2.bias"][...] = self.conv2.backward(
-            self.pool2.backward(da2)
-        )
+        da1, g["conv2.weight"][...], g["conv2.bias"][...] = self.conv2.backward(da2)
         da1 *= relu_prime(a1)
-        _, g["conv1.weight"][...], g["conv1.bias"][...] = self.conv1.backward(
-            self.pool1.backward(da1), need_dx=False
-        )
+        _, g["conv1.weight"][...], g["conv1.bias"][...] = self.conv1.backward(da1, need_dx=False)

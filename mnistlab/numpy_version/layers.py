@@ -243,3 +243,89 @@ class MaxPool2x2:
         even = x[:, :, : 2 * ho, : 2 * wo].reshape(c, n, ho, 2, wo, 2)
         np.copyto(quads, even.transpose(3, 5, 0, 1, 2, 4))
         return quads.reshape(4, c, n, ho, wo)
+
+
+class Conv2DPool2x2:
+    """A valid stride-1 convolution and the 2×2 max pooling after it, as one layer.
+
+    The im2col matrix is built in "corner order": column (a, b, n, y, x) holds the window
+    of conv output pixel (2y + a, 2x + b) of image n. The matrix product
+
+        z (O, 4·N·Hq·Wq) = W (O, C·k·k) @ cols (C·k·k, 4·N·Hq·Wq)
+
+    then lays the four corners of every pooling window out as four contiguous slabs, so
+    pooling is three element-wise maxima: no narrowing of wrap-around positions, no
+    corner-gathering copy and no stride-2 scatter in backward, and the pooled output
+    (O, N, Hq, Wq) is already the next layer's input. The bias is added after pooling
+    (max(z + b) = max(z) + b), on a quarter of the pixels. An odd last row/column of the
+    conv output is dropped, as in MaxPool2x2; ties go to the first maximum in row-major
+    order, as in MaxPool2x2 and PyTorch.
+
+    Backward: δz is δ(pooled) in the winning corner's slab and zero in the other three;
+    ∂W = (cols @ δzᵀ)ᵀ, ∂b = Σ δ(pooled), and ∂x is col2im in corner order (4·k·k
+    stride-2 slab additions).
+    """
+
+    def __init__(self) -> None:
+        self.work = Workspace()
+        self._cache: tuple[np.ndarray, np.ndarray, tuple, tuple[int, ...]] | None = None
+
+    def forward(
+        self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray, *, cache: bool = True
+    ) -> np.ndarray:
+        """(C, N, H, W) → pooled (O, N, (H−k+1)//2, (W−k+1)//2)."""
+        o, c, k, _ = weight.shape
+        x = np.ascontiguousarray(x)
+        _, n, h, w = x.shape
+        hq, wq = (h - k + 1) // 2, (w - k + 1) // 2
+        sc, sn, sh, sw = x.strides
+        windows = as_strided(
+            x,
+            (c, k, k, 2, 2, n, hq, wq),
+            (sc, sh, sw, sh, sw, sn, 2 * sh, 2 * sw),
+            writeable=False,
+        )
+        cols = self.work.take("cols", (c * k * k, 4 * n * hq * wq), x.dtype)
+        np.copyto(cols.reshape(windows.shape), windows)  # im2col, corner order
+        z = self.work.take("z", (o, 4, n * hq * wq), x.dtype)
+        np.matmul(weight.reshape(o, c * k * k), cols, out=z.reshape(o, -1))
+        z00, z01, z10, z11 = z[:, 0], z[:, 1], z[:, 2], z[:, 3]
+        top, bottom = np.maximum(z00, z01), np.maximum(z10, z11)
+        winners = (z01 > z00, z11 > z10, bottom > top) if cache else ()
+        out = np.maximum(top, bottom, out=top)
+        out += bias[:, None]
+        self._cache = (cols, weight, winners, x.shape) if cache else None
+        return out.reshape(o, n, hq, wq)
+
+    def backward(
+        self, dout: np.ndarray, *, need_dx: bool = True
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """∂L/∂pooled (O, N, Hq, Wq) → (∂L/∂x or None, ∂L/∂W, ∂L/∂b)."""
+        if self._cache is None:
+            raise RuntimeError("Conv2DPool2x2.backward needs a forward(..., cache=True) first")
+        cols, weight, (right_top, right_bottom, lower), x_shape = self._cache
+        self._cache = None
+        o, c, k, _ = weight.shape
+        d = dout.reshape(o, -1)
+        dz = self.work.take("dz", (o, 4, d.shape[1]), dout.dtype)
+        upper = ~lower
+        masks = (upper & ~right_top, upper & right_top, lower & ~right_bottom, lower & right_bottom)
+        for corner, mask in enumerate(masks):
+            np.multiply(d, mask, out=dz[:, corner])
+        dz2 = dz.reshape(o, -1)
+        dweight = (cols @ dz2.T).T.reshape(weight.shape)
+        dbias = np.add.reduce(d, axis=1)
+        if not need_dx:
+            return None, dweight, dbias
+        _, n, hq, wq = dout.shape
+        dcols = self.work.take("cols", cols.shape, cols.dtype)  # cols is no longer needed
+        np.matmul(weight.reshape(o, c * k * k).T, dz2, out=dcols)
+        taps = dcols.reshape(c, k, k, 2, 2, n, hq, wq)
+        dx = np.zeros(x_shape, dtype=dout.dtype)
+        for i in range(k):
+            for j in range(k):
+                for a in range(2):
+                    for b in range(2):
+                        r, s = i + a, j + b
+                        dx[:, :, r : r + 2 * hq : 2, s : s + 2 * wq : 2] += taps[:, i, j, a, b]
+        return dx, dweight, dbias

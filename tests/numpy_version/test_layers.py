@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, to_cnhw, to_nchw
+from mnistlab.numpy_version.layers import Conv2D, Conv2DPool2x2, MaxPool2x2, to_cnhw, to_nchw
 
 TOL = 1e-6
 
@@ -134,3 +134,27 @@ def test_layout_helpers_round_trip() -> None:
     x = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
     assert to_cnhw(x).shape == (3, 2, 4, 5)
     assert np.array_equal(to_nchw(to_cnhw(x)), x)
+
+
+@pytest.mark.parametrize(
+    ("c", "o", "k", "side", "n"),
+    [(1, 4, 5, 28, 3), (3, 5, 3, 12, 2), (2, 3, 3, 11, 2)],
+    ids=["convnet-conv1", "convnet-conv2", "odd-output"],
+)
+def test_conv_pool_layer_is_torchs_conv_then_max_pool(c, o, k, side, n) -> None:
+    """Forward and every gradient (x, W, b) of Conv2DPool2x2 against F.conv2d + max_pool2d."""
+    rng = np.random.default_rng(k * side)
+    x = rng.standard_normal((n, c, side, side))
+    w = rng.standard_normal((o, c, k, k))
+    b = rng.standard_normal(o)
+    layer = Conv2DPool2x2()
+    out = layer.forward(to_cnhw(x), w, b)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = layer.backward(dout)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ref = F.max_pool2d(F.conv2d(tx, tw, tb), 2)
+    ref.backward(torch.from_numpy(to_nchw(dout)))
+    np.testing.assert_allclose(to_nchw(out), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(to_nchw(dx), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-10, atol=1e-12)
