@@ -21,6 +21,9 @@ Measures, on the real 50,000 MNIST training images:
    NumPy ≤ 1.0× the peer's training time, mean test accuracy ≥ 99.0% and every seed
    ≥ 98.85%; with LeNet-5's recipe epoch on both backends for the record.
    `--only fast` runs this section alone.
+8. the cost of the checkpoint written after every epoch, for [784,100,10] at batch 20 and
+   LeNet-5 (its recipe), both backends: (epoch + checkpoint) / epoch, under 1.03;
+   `--only checkpoint` runs this section alone.
 
 NumPy runs first, before PyTorch starts its threads. Times use time.perf_counter, one
 warm-up, then the best of 3 repeats (5 for the sub-second NumPy MLP epochs at the lab's
@@ -328,6 +331,79 @@ def train_peak_rss(data_dir: str | None) -> tuple[float, float, int]:
 # --------------------------------------------------------------------------- report
 
 
+def checkpoint_cost(
+    backend: str, spec: Any, x: np.ndarray, y: np.ndarray, reps: int
+) -> tuple[float, float, int]:
+    """(training epoch on (x, y), writing its checkpoint, checkpoint bytes), best times.
+
+    The checkpoint is what `training.py` writes after each epoch: capture (copies of the
+    parameters and optimiser state) + serialise + checksum + atomic write, to a real file
+    beside the working directory. Epochs and checkpoints are timed in turn, so both see
+    the same stretch of this machine's drifting speed.
+    """
+    from dataclasses import replace
+
+    from mnistlab.checkpoint import capture, save_checkpoint
+    from mnistlab.config import default_config
+    from mnistlab.protocol import EpochRecord, History
+
+    config = replace(default_config(spec.name), batch_size=20, epochs=1)
+    learner = warm_learner(backend, spec, config, x, y)
+    rng = np.random.default_rng(0)
+    history = History({"n_train": len(y), "train": config.to_json()})
+    history.epochs.append(EpochRecord(1, 0.1, 0.1, 0.9, 0.9, 1.0))
+    epoch_s = ckpt_s = float("inf")
+    with tempfile.TemporaryDirectory(dir=Path.cwd(), prefix=".bench-ckpt-") as tmp:
+        path = Path(tmp) / "checkpoint.safetensors"
+        for _ in range(reps):
+            epoch_s = min(epoch_s, best_time(lambda: learner.train_epoch(x, y, rng, None), 1,
+                                             warmup=lambda: None))  # fmt: skip
+            save = lambda: save_checkpoint(path, capture(learner, rng, history, backend))  # noqa: E731
+            ckpt_s = min(ckpt_s, best_time(save, 3))
+        size = path.stat().st_size
+    return epoch_s, ckpt_s, size
+
+
+def checkpoint_section(
+    x: np.ndarray,
+    y: np.ndarray,
+    reps: int,
+    n_small: int,
+    n_lenet: int,
+    add: Callable[[str, str, str, float, bool], None],
+    numbers: dict[str, Any],
+) -> None:
+    """8. (epoch + checkpoint) / epoch for [784,100,10] and LeNet-5, both backends."""
+    from mnistlab.models.spec import LeNet5Spec, MLPSpec
+
+    print("\n8. Checkpoint after every epoch, batch 20: (epoch + checkpoint) / epoch")
+    numbers["checkpoint"] = {}
+    for backend in ("numpy", "torch"):
+        mlp_n = N_EPOCH if backend == "numpy" else n_small
+        for spec, n in ((MLPSpec((100,), "relu"), mlp_n), (LeNet5Spec(), n_lenet)):
+            epoch_s, ckpt_s, size = checkpoint_cost(backend, spec, x[:n], y[:n], reps)
+            epoch_s *= N_EPOCH / n
+            ratio = (epoch_s + ckpt_s) / epoch_s
+            scaled_note = "" if n == N_EPOCH else f" [{n:,} imgs ×{N_EPOCH / n:g}]"
+            print(
+                f"     {spec.describe():<28} {backend:<5}: epoch {epoch_s:7.2f} s{scaled_note}, "
+                f"checkpoint {ckpt_s * 1000:6.1f} ms ({size / 1e6:.2f} MB)"
+            )
+            add(
+                f"checkpoint cost, {spec.name} {backend}",
+                f"+{(ratio - 1) * 100:.2f}%",
+                "< 3%",
+                ratio,
+                ratio < 1.03,
+            )
+            numbers["checkpoint"][f"{spec.name}-{backend}"] = {
+                "epoch_s": epoch_s,
+                "checkpoint_s": ckpt_s,
+                "bytes": size,
+                "epoch_images_timed": n,
+            }
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -341,7 +417,10 @@ def main() -> None:
         "--seeds", type=int, default=None, help="fast-recipe seeds (default: 5, --quick: 2)"
     )
     parser.add_argument(
-        "--only", choices=["all", "fast"], default="all", help="run one section (default: all)"
+        "--only",
+        choices=["all", "fast", "checkpoint"],
+        default="all",
+        help="run one section (default: all)",
     )
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 5)
@@ -426,6 +505,10 @@ def main() -> None:
 
     if args.only == "fast":
         fast_section(gemm_rate(1)[0])
+        summary(results, numbers, args.json, t0)
+        return
+    if args.only == "checkpoint":
+        checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
         summary(results, numbers, args.json, t0)
         return
 
@@ -591,6 +674,7 @@ def main() -> None:
     add("train peak RSS", f"{rss:.0f} MB", "< 600 MB", rss / 600, rss < 600 and rc == 0)
     numbers["train_rss"] = {"peak_rss_mb": rss, "seconds": secs, "returncode": rc}
 
+    checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
     summary(results, numbers, args.json, t0)
 

@@ -82,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:
         print(command_list(parser), file=sys.stderr)
         return EXIT_USAGE
-    args = parse(parser, argv)
     try:
-        return int(args.run(args) or 0)
+        args = parse(parser, argv)
+    except BrokenPipeError:  # --help piped into head
+        return quiet_broken_pipe()
+    try:
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except UserError as exc:
         print(f"mnistlab {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -107,6 +114,17 @@ def lab_main(backend: str, argv: list[str]) -> int:
         )
         return EXIT_USAGE
     return main(full)
+
+
+def quiet_broken_pipe() -> int:
+    """`mnistlab … | head`: the reader has gone, so stop quietly, as shell tools do.
+
+    What is still buffered goes to /dev/null, or Python would fail again flushing it at
+    exit. 141 = 128 + SIGPIPE, the status a shell gives a tool ended by a closed pipe.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

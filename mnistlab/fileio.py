@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -10,21 +11,68 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mnistlab.errors import UserError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it over `path`."""
+    """Yield a temporary path beside `path`; on success rename it over `path`.
+
+    A failed write (a full disk, a vanished directory) is one line naming the file and the
+    cause, and `path` keeps its previous content.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~current_umask())  # mkstemp makes 0600; keep normal permissions
     try:
         yield tmp_path
+        # mkstemp makes 0600, and a writer may replace the file with its own (safetensors
+        # does, also 0600): give the result the user's normal permissions, as open() would.
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise  # not the disk's doing (a download's network error, say): the caller's
+        raise write_error(path, exc) from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+# What a failing write looks like: full disk or quota, read-only or vanished directory.
+WRITE_ERRNOS = {
+    errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES,
+    errno.EPERM, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,
+}  # fmt: skip
+
+
+def write_error(path: Path, exc: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def check_writable_dir(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """Fail at once, in one line, when `path` cannot be created or written; creates nothing.
+
+    Commands call it before any training, so `--out /proc/x` or an --out below a plain file
+    costs the user nothing. The test is real: make and remove a directory where it would go.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path} is a file, not a directory")
+    existing = path
+    while not existing.exists():  # a path below a plain file does not "exist" either
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{flag} {path} cannot be created: {existing} is a file")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mnistlab-probe-", dir=existing))
+    except OSError as exc:
+        raise UserError(f"{flag} {path} cannot be written: {exc.strerror or exc}") from None
+    return path
 
 
 def current_umask() -> int:

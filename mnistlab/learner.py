@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from mnistlab.config import TrainConfig
+from mnistlab.errors import DivergedError
 from mnistlab.models.spec import ModelSpec
 
 Progress = Callable[[int], None]  # called with the number of examples just processed
@@ -20,9 +21,27 @@ class Score:
     acc: float  # fraction correct
 
 
+@dataclass
+class OptimizerState:
+    """An optimiser's memory in a layout both backends read: PyTorch's names.
+
+    `slots[slot][param]` is one tensor per parameter, shaped as that parameter:
+    "momentum_buffer" (SGD with momentum), "exp_avg" and "exp_avg_sq" (Adam's m and v).
+    `scalars` holds the rest: Adam's step count "step"; "buffer_scale" s, meaning the
+    momentum buffer holds s·v (the NumPy backend keeps lr·v, PyTorch v itself, s = 1), so
+    each backend reads its own buffer back bit for bit and the other's after one scaling.
+    """
+
+    name: str  # the optimiser: sgd, momentum, adam
+    slots: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    scalars: dict[str, Any] = field(default_factory=dict)
+
+
 class Learner(Protocol):
     spec: ModelSpec
     config: TrainConfig
+    epochs_done: int  # epochs trained so far: the next one trains at config.lr_at(epochs_done + 1)
+    steps_done: int  # optimiser steps so far, across epochs: config.lr_at_step's position
 
     def train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -39,6 +58,24 @@ class Learner(Protocol):
     def params(self) -> dict[str, np.ndarray]:
         """Copies of the parameters under the spec's names, ready to save."""
         ...
+
+    def optimizer_state(self) -> OptimizerState:
+        """Copies of the optimiser's memory, for a checkpoint."""
+        ...
+
+    def load_optimizer_state(
+        self, state: OptimizerState, epochs_done: int, steps_done: int
+    ) -> None:
+        """Go on from a checkpoint: the optimiser's memory, the epochs and the steps already
+        trained (a per-step learning-rate schedule's position)."""
+        ...
+
+
+def diverged(loss: float, epoch: int) -> DivergedError:
+    """The one wording of a blown-up loss, whichever backend noticed it."""
+    return DivergedError(
+        f"the training loss became {loss} in epoch {epoch}; try a lower learning rate (--lr)"
+    )
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:

@@ -18,8 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mnistlab.data.splits import Splits
-from mnistlab.errors import DivergedError
-from mnistlab.learner import Learner
+from mnistlab.learner import Learner, diverged
 
 
 @dataclass
@@ -67,13 +66,19 @@ def run_protocol(
     on_improve: Callback | None = None,
     on_epoch: Callback | None = None,
     show_progress: bool = True,
+    history: History | None = None,
+    rng: np.random.Generator | None = None,
 ) -> History:
-    """Train for `epochs` epochs under the lab's rule; callbacks save models and history."""
-    rng = np.random.default_rng(seed)
-    history = History(config=config)
-    best_val = -math.inf
+    """Train up to epoch `epochs` under the lab's rule; callbacks save models and history.
+
+    Given the `history` of the epochs already done and the shuffling generator `rng` as
+    they left it (a checkpoint's), the run goes on exactly as if it had never stopped.
+    """
+    rng = np.random.default_rng(seed) if rng is None else rng
+    history = History(config=config) if history is None else history
+    best_val = history.best["val_acc"] if history.best else -math.inf
     n = len(splits.train)
-    for epoch in range(1, epochs + 1):
+    for epoch in range(len(history.epochs) + 1, epochs + 1):
         start = time.perf_counter()
         with tqdm(
             total=n,
@@ -84,10 +89,7 @@ def run_protocol(
         ) as bar:
             train_loss = learner.train_epoch(splits.train.x, splits.train.y, rng, bar.update)
         if not math.isfinite(train_loss):
-            raise DivergedError(
-                f"the training loss became {train_loss} in epoch {epoch}; "
-                "try a lower learning rate (--lr)"
-            )
+            raise diverged(train_loss, epoch)
         val = learner.evaluate(splits.val.x, splits.val.y)
         test_acc = None
         improved = val.acc > best_val

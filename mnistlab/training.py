@@ -1,49 +1,44 @@
 """One training run: a network, the lab protocol, and a run directory that records it.
 
 The run directory holds `history.json` (rewritten after every epoch, so a stopped run
-keeps what it did), `model.safetensors` (the best-validation network) and
-`learning_curves.png`.
+keeps what it did), `model.safetensors` (the best-validation network),
+`checkpoint.safetensors` (everything needed to go on: see checkpoint.py) and
+`learning_curves.png`. The files of one epoch are written together, with Ctrl-C held
+back until they are all on disk.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mnistlab.backends import make_learner
+from mnistlab.checkpoint import (
+    CHECKPOINT,
+    Checkpoint,
+    capture,
+    restore,
+    resumed_history,
+    save_checkpoint,
+)
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Splits
-from mnistlab.errors import UserError
 from mnistlab.fileio import write_json
+from mnistlab.interrupt import signals_deferred
 from mnistlab.learner import Learner
 from mnistlab.models.modelfile import save_model
 from mnistlab.models.spec import ModelSpec
 from mnistlab.protocol import EpochRecord, History, format_epoch, run_protocol
-from mnistlab.runinfo import machine_info, now
+from mnistlab.runinfo import machine_info, now, software
 
 HISTORY = "history.json"
 MODEL = "model.safetensors"
 CURVES = "learning_curves.png"
-RUN_FILES = (HISTORY, MODEL, CURVES)
-
-
-def check_run_dir(out: str | os.PathLike[str], force: bool) -> Path:
-    """Refuse to write into a directory that already holds something, unless forced.
-
-    Called before any work, so a refused run leaves the directory exactly as it was.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        what = "another run" if (out / HISTORY).exists() else "files"
-        raise UserError(
-            f"{out} already holds {what}; pass --force to overwrite it or choose another --out"
-        )
-    return out
+RUN_FILES = (HISTORY, MODEL, CURVES, CHECKPOINT)
 
 
 def clear_run_dir(out: Path) -> None:
@@ -66,6 +61,7 @@ def run_config(
         "limit_train": limit_train,
         "started": now(),
         "machine": machine_info(),
+        "mnistlab": software(),
     }
 
 
@@ -80,14 +76,36 @@ def train(
     log: Callable[[str], None] | None = print,
     show_progress: bool = True,
     device: str = "cpu",
+    resume: Checkpoint | None = None,
+    init: dict[str, np.ndarray] | None = None,
+    record: dict[str, Any] | None = None,
+    checkpoint: Path | None = None,
+    on_saved: Callable[[int], None] | None = None,
 ) -> tuple[History, Learner]:
     """Train under the lab protocol; with `out`, record the run there as it goes.
-    `device` places the PyTorch backend ("cpu", "cuda" or "auto")."""
-    learner = make_learner(backend, spec, config, len(splits.train), device=device)
-    meta = run_config(spec, config, backend, splits, limit_train)
+
+    `resume` goes on from a checkpoint (same numbers as a run never stopped); `init` starts
+    from given weights with a fresh optimiser (fine-tuning); `record` adds to the run's
+    recorded settings. `checkpoint` is where to checkpoint each epoch (default: in `out`);
+    `on_saved(epoch)` runs once an epoch's files are all written. `device` places the
+    PyTorch backend ("cpu", "cuda" or "auto").
+    """
+    params = resume.params if resume else init
+    learner = make_learner(backend, spec, config, len(splits.train), params, device=device)
+    rng = np.random.default_rng(config.seed)
+    if resume is not None:
+        restore(learner, resume, rng)
+        history = resumed_history(resume, config, backend)
+    else:
+        history = History(
+            {**run_config(spec, config, backend, splits, limit_train), **(record or {})}
+        )
+    if checkpoint is None and out is not None:
+        checkpoint = out / CHECKPOINT
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        clear_run_dir(out)
+        if resume is None:
+            clear_run_dir(out)
 
     def on_improve(record: EpochRecord, history: History) -> None:
         if out is not None:
@@ -97,26 +115,38 @@ def train(
                 "best": history.best,
                 "dataset": splits.dataset,
             }
-            save_model(out / MODEL, spec, learner.params(), info)
+            with signals_deferred():
+                save_model(out / MODEL, spec, learner.params(), info)
 
     def on_epoch(record: EpochRecord, history: History) -> None:
-        if log:
+        with signals_deferred():
+            if out is not None:
+                write_json(out / HISTORY, history.to_json())
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, capture(learner, rng, history, backend))
+            if on_saved is not None:
+                on_saved(record.epoch)
+        if log:  # once its files are written: an epoch shown is an epoch saved
             log(format_epoch(record, history.best))
-        if out is not None:
-            write_json(out / HISTORY, history.to_json())
 
     history = run_protocol(
         learner,
         splits,
         config.epochs,
-        meta,
+        history.config,
         seed=config.seed,
         on_improve=on_improve,
         on_epoch=on_epoch,
         show_progress=show_progress,
+        history=history,
+        rng=rng,
     )
     if out is not None:
-        from mnistlab.plots.curves import plot_learning_curves
-
-        plot_learning_curves(history, out / CURVES, title=f"{spec.describe()} ({backend})")
+        plot_curves(history, out, f"{spec.describe()} ({backend})")
     return history, learner
+
+
+def plot_curves(history: History, out: Path, title: str) -> None:
+    from mnistlab.plots.curves import plot_learning_curves
+
+    plot_learning_curves(history, out / CURVES, title=title)

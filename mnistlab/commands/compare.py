@@ -20,6 +20,7 @@ from mnistlab.backends import BACKENDS
 from mnistlab.commands import common
 from mnistlab.data.splits import N_TRAIN
 from mnistlab.errors import UserError
+from mnistlab.fileio import check_writable_dir
 from mnistlab.models.spec import LeNet5Spec
 
 DEFAULT_LENET_EPOCHS = 15
@@ -71,9 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def check_args(args: argparse.Namespace) -> Path:
     """Every flag checked before any run starts; returns the output directory."""
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a directory")
+    out = check_writable_dir(args.out)
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if args.lenet_epochs < 1:

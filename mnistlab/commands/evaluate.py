@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab.data.sources import get_dataset
     from mnistlab.evaluation import per_class_accuracy
     from mnistlab.models.modelfile import check_dataset, check_matches, load_model
+    from mnistlab.runinfo import describe_software
 
     model = load_model(args.model_file)
     check_matches(model, common.model_flags(args), args.model_file)
@@ -53,12 +54,15 @@ def run(args: argparse.Namespace) -> int:
     test_acc = float(np.mean(pred == splits.test.y))
     per_class = per_class_accuracy(splits.test.y, pred)
     if args.json:
-        print(json.dumps({"dataset": dataset, "test_acc": test_acc, "per_class": per_class}))
+        written_by = model.software or {}
+        result = {"dataset": dataset, "test_acc": test_acc, "per_class": per_class}
+        print(json.dumps({**result, "mnistlab": written_by}))
         return 0
     print(
         f"{model.spec.describe()} on {args.backend}: {get_dataset(dataset).label} test accuracy "
         f"{test_acc:.2%} ({int(np.sum(pred == splits.test.y)):,} of {len(pred):,})"
     )
+    print(f"  trained with {describe_software(model.software)}")
     for digit, acc in enumerate(per_class):
         print(f"  {digit}: {acc:7.2%}")
     return 0

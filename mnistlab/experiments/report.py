@@ -44,7 +44,8 @@ from mnistlab.experiments.compare import (
 from mnistlab.experiments.cost import COSTS, Point, pareto_front, run_point, sweep_points
 from mnistlab.experiments.html import html_page, slug
 from mnistlab.experiments.sweep import SweepSettings
-from mnistlab.fileio import write_bytes, write_text
+from mnistlab.fileio import check_writable_dir, write_bytes, write_text
+from mnistlab.runinfo import describe_software, software
 from mnistlab.training import CURVES, MODEL
 
 REPORT_MD = "report.md"
@@ -199,8 +200,7 @@ class Stages:
 
 
 def check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a directory")
+    check_writable_dir(out)
 
 
 def sweep_settings(plan: ReportPlan, dataset: str, data_dir: str | None) -> SweepSettings:
@@ -828,17 +828,29 @@ def provenance_rows(inp: Inputs) -> list[list[str]]:
                 str(train.get("seed")),
                 str(cfg.get("started")),
                 machine_text(cfg.get("machine")),
+                describe_software(cfg.get("mnistlab")),
             ]
         )
     return rows
 
 
 def section_provenance(inp: Inputs) -> str:
-    header = ["run", "backend", "network", "configuration", "seed", "started (UTC)", "machine"]
+    header = [
+        "run",
+        "backend",
+        "network",
+        "configuration",
+        "seed",
+        "started (UTC)",
+        "machine",
+        "code",
+    ]
     cells = [
         [str(r["k"]), str(r["m"]), str(r["seed"]), str(r.get("finished")), str(r.get("worker"))]
         for r in inp.rows
     ]
+    for row, r in zip(cells, inp.rows, strict=True):
+        row.append(describe_software(r.get("mnistlab")))
     st = inp.sweep_record["settings"]
     return "\n\n".join(
         [
@@ -849,13 +861,7 @@ def section_provenance(inp: Inputs) -> str:
             f"λ {st['l2']}, {st['optimizer']}, base seed {st['seed']}, "
             f"limit_train {st['limit_train']}); one line per cell in `results.jsonl` "
             "(cells keep no run directory):",
-            markdown_table(["k", "m", "seed", "finished (UTC)", "worker"], cells),
-            f"Written {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by mnistlab {_version()}.",
+            markdown_table(["k", "m", "seed", "finished (UTC)", "worker", "code"], cells),
+            f"Written {time.strftime('%Y-%m-%d %H:%M:%S %Z')} by {describe_software(software())}.",
         ]
     )
-
-
-def _version() -> str:
-    from mnistlab import __version__
-
-    return __version__

@@ -10,6 +10,12 @@ The sweep directory holds:
   can never interleave a line.
 - `best.json`: the cell with the best VALIDATION accuracy (the test set chooses nothing),
   and three figures.
+- `checkpoints/k{k}-m{m}.safetensors`: the checkpoint of each cell in progress (local
+  runs), written by the worker training it after every epoch and deleted once the cell's
+  row is in `results.jsonl`. A cell cut off resumes from it instead of from epoch 1.
+
+One sweep at a time may write a directory: a second command on it is refused (a lock
+file, released by the OS when its process dies).
 
 Cells run in local processes (joblib's loky backend) or, with `scheduler`, on a Dask
 cluster through the very same `joblib.Parallel` code. Workers receive a data path, never
@@ -22,6 +28,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -36,12 +43,14 @@ from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Splits
 from mnistlab.errors import UserError, flag
 from mnistlab.experiments.grid import Cell, Grid, cell_seed
-from mnistlab.fileio import write_json, write_text
+from mnistlab.fileio import write_error, write_json, write_text
 from mnistlab.models.spec import MLPSpec
+from mnistlab.rundir import locked
 
 SWEEP = "sweep.json"
 RESULTS = "results.jsonl"
 BEST = "best.json"
+CHECKPOINTS = "checkpoints"
 ROW_KEYS = ("k", "m", "val_acc", "test_acc", "best_epoch", "seconds", "seed", "epochs")
 
 # The default 18-cell sweep (numpy, lr 0.01, momentum 0.9, 2 workers) must end within
@@ -129,9 +138,14 @@ def cached_splits(dataset: str, data_dir: str | None, limit_train: int | None) -
         return _SPLITS[1]
 
 
-def run_cell(cell: Cell, settings: SweepSettings) -> dict[str, Any]:
-    """Train one cell under the lab protocol, writing nothing; return its result row."""
-    from mnistlab.runinfo import now
+def cell_checkpoint(out: Path, cell: Cell) -> Path:
+    return out / CHECKPOINTS / f"k{cell.k}-m{cell.m}.safetensors"
+
+
+def run_cell(cell: Cell, settings: SweepSettings, checkpoint: Path | None = None) -> dict[str, Any]:
+    """Train one cell under the lab protocol and return its result row; with `checkpoint`,
+    checkpoint it there after every epoch, resuming from what is already there."""
+    from mnistlab.runinfo import now, software
     from mnistlab.training import train
 
     splits = cached_splits(settings.dataset, settings.data_dir, settings.limit_train)
@@ -146,6 +160,8 @@ def run_cell(cell: Cell, settings: SweepSettings) -> dict[str, Any]:
             limit_train=settings.limit_train,
             log=None,
             show_progress=False,
+            resume=cell_resume(checkpoint, settings.spec(cell), config),
+            checkpoint=checkpoint,
         )
     except UserError as exc:  # e.g. divergence: say which cell, the sweep stops there
         raise UserError(f"cell k={cell.k}, m={cell.m}: {exc}") from None
@@ -169,7 +185,22 @@ def run_cell(cell: Cell, settings: SweepSettings) -> dict[str, Any]:
         "n_train": len(splits.train),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "finished": now(),
+        "mnistlab": software(),
     }
+
+
+def cell_resume(path: Path | None, spec: MLPSpec, config: TrainConfig) -> Any:
+    """The cell's own checkpoint, if a cut-off run of it left one; a damaged one is refused."""
+    from mnistlab.checkpoint import load_checkpoint
+
+    if path is None or not path.exists():
+        return None
+    checkpoint = load_checkpoint(path)
+    if checkpoint.spec != spec or checkpoint.config() != config:
+        raise UserError(
+            f"{path} is the checkpoint of another run; delete it to start the cell over"
+        )
+    return checkpoint
 
 
 # ---------------------------------------------------------------- the sweep directory
@@ -208,11 +239,16 @@ def _parse_row(path: Path, number: int, line: str) -> dict[str, Any]:
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
-    """One line, written in one call and forced to disk before the next cell is reported."""
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """One line, written in one call and forced to disk before the next cell is reported.
+
+    A full disk may leave part of the line: the next run drops it (read_results)."""
+    try:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def sweep_record(grid: Grid, settings: SweepSettings) -> dict[str, Any]:
@@ -318,30 +354,39 @@ def _first_per_cell(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def prepare_out_dir(
     out: Path, grid: Grid, settings: SweepSettings, replace: bool = False
-) -> str | None:
-    """Record the sweep, and drop a partial last line left by a killed run (atomically).
+) -> list[str]:
+    """Record the sweep, drop a partial last line left by a killed run (atomically) and
+    the checkpoints of finished cells.
 
     A larger grid is recorded over the stored one (the settings stay as stored); with
-    `replace`, another sweep's files are removed first. Returns a note on either.
+    `replace`, another sweep's files are removed first. Returns a note on each of these.
     """
     out.mkdir(parents=True, exist_ok=True)
-    note = None
+    notes = []
     if replace:
         from mnistlab.plots.sweep import HEATMAP, SECONDS_VS_M, VAL_ACC_VS_M
 
         for name in (SWEEP, RESULTS, BEST, VAL_ACC_VS_M, HEATMAP, SECONDS_VS_M):
             (out / name).unlink(missing_ok=True)
-        note = f"--force: removed the results of a different sweep from {out}"
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        notes.append(f"--force: removed the results of a different sweep from {out}")
     record = _read_record(out)
     if record is None:
         write_json(out / SWEEP, sweep_record(grid, settings))
     elif stored_grid(record) != grid:
-        note = f"extending the sweep in {out} from {stored_grid(record).describe()}"
+        notes.append(f"extending the sweep in {out} from {stored_grid(record).describe()}")
         write_json(out / SWEEP, {**record, "grid": grid.to_json()})
     rows, dropped = read_results(out / RESULTS)
     if dropped:
         write_text(out / RESULTS, "".join(json.dumps(row) + "\n" for row in rows))
-    return note
+    if dropped:
+        notes.append(
+            f"dropped the unfinished last line of {out / RESULTS} (a sweep stopped while "
+            "writing it); that cell is taken up again"
+        )
+    for row in rows:
+        cell_checkpoint(out, Cell(row["k"], row["m"])).unlink(missing_ok=True)
+    return notes
 
 
 # ---------------------------------------------------------------- where the cells run
@@ -408,21 +453,31 @@ def _cluster_backend() -> str:
     return CLUSTER_BACKEND
 
 
-def execute(cells: list[Cell], settings: SweepSettings) -> Iterator[dict[str, Any]]:
-    """Result rows in the order cells finish, in whatever backend is configured."""
+def execute(
+    cells: list[Cell], settings: SweepSettings, checkpoints: Path | None = None
+) -> Iterator[dict[str, Any]]:
+    """Result rows in the order cells finish, in whatever backend is configured; with
+    `checkpoints` (the sweep directory, local runs) each cell checkpoints there."""
     from joblib import Parallel, delayed
 
     parallel = Parallel(return_as="generator_unordered", batch_size=1)
     parent = os.getpid()
-    yield from parallel(delayed(run_cell_in_worker)(cell, settings, parent) for cell in cells)
+    yield from parallel(
+        delayed(run_cell_in_worker)(
+            cell, settings, parent, cell_checkpoint(checkpoints, cell) if checkpoints else None
+        )
+        for cell in cells
+    )
 
 
-def run_cell_in_worker(cell: Cell, settings: SweepSettings, parent_pid: int) -> dict[str, Any]:
+def run_cell_in_worker(
+    cell: Cell, settings: SweepSettings, parent_pid: int, checkpoint: Path | None = None
+) -> dict[str, Any]:
     """Ctrl-C is the parent's to handle: a worker process ignores SIGINT instead of dying
     with a traceback, and is shut down by the parent (which keeps the finished cells)."""
     if os.getpid() != parent_pid and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    return run_cell(cell, settings)
+    return run_cell(cell, settings, checkpoint)
 
 
 # ---------------------------------------------------------------- the whole sweep
@@ -455,7 +510,24 @@ def run_sweep(
     for cell in grid.cells:  # every cell's model and config must be valid before any work
         settings.spec(cell)
         settings.train_config(cell)
-    replace = force and another_sweep(out, grid, settings)
+    with locked(out):
+        replace = force and another_sweep(out, grid, settings)
+        return _run_locked(
+            grid, settings, out, workers, scheduler, connect_timeout, echo, force, replace
+        )
+
+
+def _run_locked(
+    grid: Grid,
+    settings: SweepSettings,
+    out: Path,
+    workers: int,
+    scheduler: str | None,
+    connect_timeout: float,
+    echo: Callable[[str], None],
+    force: bool,
+    replace: bool,
+) -> SweepOutcome:
     rows = check_out_dir(out, grid, settings, force)
     done = {Cell(r["k"], r["m"]) for r in rows}
     # Largest first: a big cell started last would leave the other workers idle at the end.
@@ -468,8 +540,7 @@ def run_sweep(
     )
     with backend as where:
         outcome.where = where
-        note = prepare_out_dir(out, grid, settings, replace)
-        if note:
+        for note in prepare_out_dir(out, grid, settings, replace):
             echo(note)
         if not todo:
             echo(f"all {len(grid)} cells of {grid.describe()} already finished in {out}")
@@ -478,8 +549,15 @@ def run_sweep(
             f"sweep {grid.describe()}: {len(todo)} of {len(grid)} cells to run "
             f"({len(rows)} already finished) on {settings.backend}, {where}"
         )
+        cut_off = [c for c in todo if cell_checkpoint(out, c).exists()]
+        if cut_off and scheduler is None:
+            echo(
+                f"{len(cut_off)} cut-off cell{'s' if len(cut_off) != 1 else ''} "
+                f"({', '.join(f'k={c.k} m={c.m}' for c in cut_off)}) resume from "
+                f"{out / CHECKPOINTS}/"
+            )
         try:
-            _collect(todo, settings, out, outcome, len(rows))
+            _collect(todo, settings, out, outcome, len(rows), local=scheduler is None)
         except KeyboardInterrupt:
             outcome.interrupted = True
             # Ctrl-C may land between the append and the bookkeeping: the file is the truth.
@@ -495,7 +573,12 @@ def _data_dir_for_workers(settings: SweepSettings) -> str:
 
 
 def _collect(
-    todo: list[Cell], settings: SweepSettings, out: Path, outcome: SweepOutcome, done: int
+    todo: list[Cell],
+    settings: SweepSettings,
+    out: Path,
+    outcome: SweepOutcome,
+    done: int,
+    local: bool = True,
 ) -> None:
     from tqdm import tqdm
 
@@ -506,12 +589,16 @@ def _collect(
     ):
         # After Ctrl-C the user is told what was kept; joblib's note on cancelled tasks is noise.
         warnings.filterwarnings("ignore", ".*tasks which were still being processed", UserWarning)
-        for row in execute(todo, settings):
+        # Cluster workers may not see this disk: only local cells checkpoint.
+        for row in execute(todo, settings, out if local else None):
             append_row(results, row)
+            cell_checkpoint(out, Cell(row["k"], row["m"])).unlink(missing_ok=True)
             outcome.rows.append(row)
             outcome.ran += 1
             bar.update(1)
             tqdm.write(_cell_line(row), file=sys.stdout)
+    with contextlib.suppress(OSError):  # every cell done: no checkpoints left
+        (out / CHECKPOINTS).rmdir()
 
 
 def _cell_line(row: dict[str, Any]) -> str:

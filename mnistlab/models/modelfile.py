@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from mnistlab.errors import ModelFileError, UserError
-from mnistlab.fileio import atomic_path
+from mnistlab.fileio import write_bytes
 from mnistlab.models.spec import ModelSpec, parameter_mismatch, parse_hidden, spec_from_json
+from mnistlab.runinfo import software
 
 FORMAT = "mnistlab-model"
 FORMAT_VERSION = 1
@@ -27,6 +28,7 @@ class ModelFile:
     spec: ModelSpec
     params: dict[str, np.ndarray]
     info: dict[str, Any]  # training config, backend, accuracy: whatever the writer recorded
+    software: dict[str, Any] | None = None  # the mnistlab version and commit that wrote it
 
     @property
     def dataset(self) -> str | None:
@@ -41,7 +43,7 @@ def save_model(
     params: dict[str, np.ndarray],
     info: dict[str, Any] | None = None,
 ) -> None:
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     _check_params(spec, params, where="model to save")
     # safetensors 0.8 silently corrupts non-C-contiguous arrays: always hand it contiguous ones.
@@ -51,9 +53,10 @@ def save_model(
         "format_version": str(FORMAT_VERSION),
         "architecture": json.dumps(spec.to_json()),
         "info": json.dumps(info or {}),
+        "mnistlab": json.dumps(software()),
     }
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    # Serialised here and written by fileio, so a full disk is one line naming the file.
+    write_bytes(path, save(tensors, metadata=metadata))
 
 
 def load_model(path: str | os.PathLike[str]) -> ModelFile:
@@ -82,10 +85,11 @@ def load_model(path: str | os.PathLike[str]) -> ModelFile:
     try:
         spec = spec_from_json(metadata.get("architecture", ""))
         info = json.loads(metadata.get("info", "{}"))
+        written_by = json.loads(metadata["mnistlab"]) if "mnistlab" in metadata else None
     except (UserError, ValueError) as exc:
         raise ModelFileError(f"{path} has a broken architecture header ({exc})") from None
     _check_params(spec, params, where=str(path))
-    return ModelFile(spec=spec, params=params, info=info)
+    return ModelFile(spec=spec, params=params, info=info, software=written_by)
 
 
 def check_matches(model: ModelFile, flags: dict[str, str], path: str | os.PathLike[str]) -> None:

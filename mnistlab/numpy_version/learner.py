@@ -23,14 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.config import TrainConfig
-from mnistlab.errors import DivergedError
 from mnistlab.learner import (
     EVAL_BATCH,
     PROGRESS_EVERY,
     SINGLE_THREAD_BELOW,
+    OptimizerState,
     Progress,
     Score,
     accuracy_and_loss,
+    diverged,
     minibatches,
 )
 from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec, ModelSpec
@@ -77,7 +78,12 @@ class NumpyLearner:
     ) -> float:
         """One shuffled pass; returns the mean batch cross-entropy plus the L2 term at the end."""
         small = self.config.batch_size < SINGLE_THREAD_BELOW
-        with blas_threads(1) if small or self.halves_train else nullcontext():
+        # A diverging run overflows before its loss turns inf: _train_epoch says so in one
+        # line, the same as PyTorch, instead of a RuntimeWarning first.
+        with (
+            blas_threads(1) if small or self.halves_train else nullcontext(),
+            np.errstate(over="ignore", invalid="ignore"),
+        ):
             return self._train_epoch(x, y, rng, progress)
 
     @property
@@ -107,7 +113,7 @@ class NumpyLearner:
             self.steps_done += 1
             steps += 1
             if not math.isfinite(loss):
-                raise diverged(loss, f"epoch {epoch}, step {steps}")
+                raise diverged(loss, epoch)
             self.add_l2_grad(grad, scale)
             step(grad.vector)
             total_loss += loss
@@ -120,7 +126,7 @@ class NumpyLearner:
         self.epochs_done = epoch
         cost = total_loss / max(steps, 1) + self.l2_penalty()
         if not math.isfinite(cost):  # the last step can overflow the weights themselves
-            raise diverged(cost, f"the end of epoch {epoch}")
+            raise diverged(cost, epoch)
         return cost
 
     def _loss_and_grads(
@@ -169,9 +175,27 @@ class NumpyLearner:
     def params(self) -> dict[str, np.ndarray]:
         return {name: p.copy() for name, p in self.model.params.items()}
 
+    def optimizer_state(self) -> OptimizerState:
+        """The optimiser's θ-sized vectors cut into per-parameter tensors (copies)."""
+        vectors, scalars = self.optimizer.state()
+        slots = {
+            slot: {name: view.copy() for name, view in self.theta.named(vector).items()}
+            for slot, vector in vectors.items()
+        }
+        return OptimizerState(self.config.optimizer, slots, dict(scalars))
 
-def diverged(value: float, where: str) -> DivergedError:
-    return DivergedError(f"the loss became {value} at {where}; try a lower learning rate (--lr)")
+    def load_optimizer_state(
+        self, state: OptimizerState, epochs_done: int, steps_done: int
+    ) -> None:
+        vectors = {}
+        for slot, tensors in state.slots.items():
+            vector = self.theta.zeros_like()
+            for name, view in vector.views.items():
+                view[...] = tensors[name]
+            vectors[slot] = vector.vector
+        self.optimizer.load_state(vectors, state.scalars)
+        self.epochs_done = epochs_done
+        self.steps_done = steps_done
 
 
 def make_model(

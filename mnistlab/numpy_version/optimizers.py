@@ -14,6 +14,9 @@ gradient already multiplied by lr (`grad_scale`): the model scales its small out
 for free, and each step saves a pass over all the weights. Momentum therefore keeps
 u = lr·v, the same steps in exact arithmetic (u ← μ·u + lr·g; p ← p − u), and rescales u
 when the learning rate changes. Scalars are Python floats, which never upcast float32.
+
+`state()` and `load_state()` hand an optimiser's memory to a checkpoint and back under
+PyTorch's names (momentum_buffer, exp_avg, exp_avg_sq, step), as whole θ-sized vectors.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ class Optimizer(Protocol):
         """Move θ against grad_scale × its gradient, in place."""
         ...
 
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, float | int]]:
+        """Copies of the optimiser's memory: θ-sized vectors by slot, and scalars."""
+        ...
+
+    def load_state(self, slots: dict[str, np.ndarray], scalars: dict[str, float | int]) -> None:
+        """Take back what `state` returned (this backend's or the other's)."""
+        ...
+
 
 class SGD:
     """Plain stochastic gradient descent: p ← p − lr·g, given lr·g."""
@@ -52,6 +63,12 @@ class SGD:
 
     def step(self, grad: np.ndarray) -> None:
         np.subtract(self.theta, grad, out=self.theta)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, float | int]]:
+        return {}, {}
+
+    def load_state(self, slots: dict[str, np.ndarray], scalars: dict[str, float | int]) -> None:
+        """Plain SGD remembers nothing."""
 
 
 class Momentum:
@@ -87,6 +104,15 @@ class Momentum:
         u += grad
         np.subtract(self.theta, u, out=self.theta)
 
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, float | int]]:
+        """u as it is, with its scale lr: u = lr·v."""
+        return {"momentum_buffer": self.velocity.copy()}, {"buffer_scale": self._lr}
+
+    def load_state(self, slots: dict[str, np.ndarray], scalars: dict[str, float | int]) -> None:
+        """A buffer s·v becomes u with lr = s, exactly; the next lr change rescales it."""
+        self.velocity[...] = slots["momentum_buffer"]
+        self._lr = float(scalars.get("buffer_scale", 1.0))
+
 
 class Adam:
     """Adam with bias correction (Kingma & Ba), PyTorch's defaults and arithmetic."""
@@ -121,6 +147,14 @@ class Adam:
         denom /= root_correction2
         denom += self.eps
         self.theta -= np.multiply(np.divide(m, denom, out=tmp), step_size, out=tmp)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, float | int]]:
+        return {"exp_avg": self.m.copy(), "exp_avg_sq": self.v.copy()}, {"step": self.t}
+
+    def load_state(self, slots: dict[str, np.ndarray], scalars: dict[str, float | int]) -> None:
+        self.m[...] = slots["exp_avg"]
+        self.v[...] = slots["exp_avg_sq"]
+        self.t = int(scalars["step"])
 
 
 def make_optimizer(config: TrainConfig, theta: np.ndarray) -> Optimizer:

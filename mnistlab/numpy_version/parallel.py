@@ -19,6 +19,7 @@ epoch 2–6× slower than one thread; the halves never spin.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -36,7 +37,13 @@ class TwoHalves:
         twin.theta, twin.params = model.theta, model.theta.views  # one θ, two sets of layers
         self.models = (model, twin)
         self.twin_grad = model.theta.zeros_like()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnistlab-half")
+        self.pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="mnistlab-half",
+            # errstate is per thread: overflow while diverging is the learner's one-line
+            # error, not a RuntimeWarning from this thread (see NumpyLearner.train_epoch)
+            initializer=functools.partial(np.seterr, over="ignore", invalid="ignore"),
+        )
 
     def loss_and_grads(
         self, x: np.ndarray, y: np.ndarray, *, scale: float, out: ParameterVector

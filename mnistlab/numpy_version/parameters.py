@@ -32,9 +32,14 @@ class ParameterVector:
         for name in order:
             offsets[name] = start
             start += sizes[name]
-        self.views = {  # in the spec's order, which is the order of model files
-            name: self.vector[offsets[name] : offsets[name] + sizes[name]].reshape(shape)
-            for name, shape in shapes.items()
+        self.offsets = offsets
+        self.views = self.named(self.vector)  # in the spec's order, the order of model files
+
+    def named(self, vector: np.ndarray) -> dict[str, np.ndarray]:
+        """Views of any vector laid out like θ (an optimiser's buffer, say), by name."""
+        return {
+            name: vector[self.offsets[name] : self.offsets[name] + math.prod(shape)].reshape(shape)
+            for name, shape in self.shapes.items()
         }
 
     @classmethod

@@ -18,20 +18,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from mnistlab.config import DEVICES, TrainConfig
-from mnistlab.errors import DivergedError, UserError
+from mnistlab.errors import UserError
 from mnistlab.learner import (
     EVAL_BATCH,
     PROGRESS_EVERY,
     SINGLE_THREAD_BELOW,
+    OptimizerState,
     Progress,
     Score,
     accuracy_and_loss,
+    diverged,
     minibatches,
 )
 from mnistlab.models.init import init_params
 from mnistlab.models.spec import ModelSpec, is_weight
 from mnistlab.pytorch_version.data_loader import as_tensor
 from mnistlab.pytorch_version.network import build_network, torch_dtype
+
+# torch.optim's per-parameter state by optimiser, for checkpoints; Adam's "step" is a scalar.
+SLOTS = {"momentum": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq"), "sgd": ()}
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -129,13 +134,13 @@ class TorchLearner:
             n_batches += 1
             unreported += len(idx)
             if unreported >= PROGRESS_EVERY:
-                self._check(ce_sum.item() / n_batches)
+                self._check(ce_sum.item() / n_batches, epoch)
                 if progress is not None:
                     progress(unreported)
                 unreported = 0
         with torch.no_grad():
             mean_cost = ce_sum.item() / max(n_batches, 1) + float(self.l2_term())
-        self._check(mean_cost)
+        self._check(mean_cost, epoch)
         if progress is not None and unreported:
             progress(unreported)
         self.epochs_done = epoch
@@ -145,12 +150,9 @@ class TorchLearner:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
-    def _check(self, loss: float) -> None:
+    def _check(self, loss: float, epoch: int) -> None:
         if not math.isfinite(loss):
-            raise DivergedError(
-                f"the loss became {loss} (lr={self.config.lr:g}, {self.config.optimizer}); "
-                "try a lower learning rate (--lr)"
-            )
+            raise diverged(loss, epoch)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Pre-softmax outputs (N, 10), computed in chunks to bound memory."""
@@ -174,6 +176,44 @@ class TorchLearner:
         return {
             name: state[name].detach().cpu().numpy().copy() for name in self.spec.parameter_shapes()
         }
+
+    def optimizer_state(self) -> OptimizerState:
+        """Copies of torch.optim's buffers under the parameters' names (v itself: scale 1)."""
+        named = dict(self.model.named_parameters())
+        slots: dict[str, dict[str, np.ndarray]] = {}
+        scalars: dict[str, float | int] = {}
+        for slot in SLOTS[self.config.optimizer]:
+            slots[slot] = {}
+            for name, p in named.items():
+                buffer = self.optimizer.state.get(p, {}).get(slot)
+                tensor = torch.zeros_like(p) if buffer is None else buffer
+                slots[slot][name] = tensor.detach().cpu().numpy().copy()
+        if self.config.optimizer == "momentum":
+            scalars["buffer_scale"] = 1.0
+        if self.config.optimizer == "adam":
+            steps = [s["step"] for s in self.optimizer.state.values() if "step" in s]
+            scalars["step"] = int(steps[0].item()) if steps else 0
+        return OptimizerState(self.config.optimizer, slots, scalars)
+
+    def load_optimizer_state(
+        self, state: OptimizerState, epochs_done: int, steps_done: int
+    ) -> None:
+        """Fill torch.optim's state as its own steps would have left it, on this device."""
+        scale = float(state.scalars.get("buffer_scale", 1.0))
+        for name, p in self.model.named_parameters():
+            entry: dict[str, torch.Tensor] = {}
+            for slot in SLOTS[self.config.optimizer]:
+                value = torch.from_numpy(np.array(state.slots[slot][name], dtype=self.config.dtype))
+                if slot == "momentum_buffer" and scale != 1.0:
+                    value = value / scale
+                entry[slot] = value.to(p.device)
+            if self.config.optimizer == "adam":
+                step = float(state.scalars["step"])
+                entry["step"] = torch.tensor(step, dtype=torch.float32, device=p.device)
+            if entry and (self.config.optimizer != "adam" or entry["step"] > 0):
+                self.optimizer.state[p] = entry
+        self.epochs_done = epochs_done
+        self.steps_done = steps_done
 
 
 @contextmanager

@@ -90,9 +90,9 @@ def count_cells(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
     ran: list[Cell] = []
     real = sweep.run_cell
 
-    def counting(cell: Cell, settings: sweep.SweepSettings) -> dict[str, Any]:
+    def counting(cell: Cell, settings: sweep.SweepSettings, *rest: Any) -> dict[str, Any]:
         ran.append(cell)
-        return real(cell, settings)
+        return real(cell, settings, *rest)
 
     monkeypatch.setattr(sweep, "run_cell", counting)
     return ran

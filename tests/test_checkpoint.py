@@ -1,0 +1,179 @@
+"""Checkpoints: a resumed run ends exactly as the run that never stopped, on either backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnistlab.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
+from mnistlab.config import TrainConfig, default_config
+from mnistlab.data.splits import Split, Splits
+from mnistlab.models.modelfile import load_model
+from mnistlab.models.spec import LeNet5Spec, MLPSpec
+from mnistlab.training import HISTORY, MODEL, train
+
+TIMES = ("seconds", "started", "at", "machine")  # what may differ between two runs
+
+
+def synthetic_splits(n_train: int = 400, seed: int = 0) -> Splits:
+    """Random images whose label is the argmax of a fixed linear map: learnable, fast."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(784, 10)).astype(np.float32)
+
+    def split(n: int) -> Split:
+        x = rng.random((n, 28, 28), dtype=np.float32)
+        return Split(x, (x.reshape(n, -1) @ w).argmax(axis=1).astype(np.int64))
+
+    return Splits(split(n_train), split(200), split(200), "mnist", "synthetic")
+
+
+class Stop(Exception):
+    """Stands in for a process killed once an epoch's files are on disk."""
+
+
+def stop_after(epoch: int):
+    def on_saved(done: int) -> None:
+        if done == epoch:
+            raise Stop
+
+    return on_saved
+
+
+def without_times(obj):
+    if isinstance(obj, dict):
+        return {k: without_times(v) for k, v in obj.items() if k not in TIMES}
+    if isinstance(obj, list):
+        return [without_times(v) for v in obj]
+    return obj
+
+
+def numbers(history) -> list[dict]:
+    return [without_times(dataclasses.asdict(e)) for e in history.epochs]
+
+
+CASES = {
+    "mlp-momentum": (MLPSpec(hidden=(16,)), TrainConfig(epochs=3, lr=0.05)),
+    "mlp-adam-decay": (
+        MLPSpec(hidden=(12, 8)),
+        TrainConfig(epochs=3, lr=0.003, optimizer="adam", lr_decay=0.7),
+    ),
+    "lenet5-recipe": (LeNet5Spec(), dataclasses.replace(default_config("lenet5"), epochs=3)),
+}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_resumed_run_equals_the_run_that_never_stopped(tmp_path, backend, case) -> None:
+    spec, config = CASES[case]
+    splits = synthetic_splits(120 if case.startswith("lenet5") else 400)
+    quiet = functools.partial(train, spec, config, splits, backend, log=None, show_progress=False)
+    whole, _ = quiet(tmp_path / "a")
+    with pytest.raises(Stop):
+        quiet(tmp_path / "b", on_saved=stop_after(1))
+    checkpoint = load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    assert checkpoint.epoch == 1 and checkpoint.backend == backend
+    resumed, _ = quiet(tmp_path / "b", resume=checkpoint)
+    assert numbers(resumed) == numbers(whole)
+    assert resumed.best == whole.best
+    model_a, model_b = load_model(tmp_path / "a" / MODEL), load_model(tmp_path / "b" / MODEL)
+    for name, tensor in model_a.params.items():
+        np.testing.assert_array_equal(model_b.params[name], tensor, err_msg=name)
+    final_a = load_checkpoint(tmp_path / "a" / CHECKPOINT)
+    final_b = load_checkpoint(tmp_path / "b" / CHECKPOINT)
+    assert final_a.step == final_b.step == 3 * -(-len(splits.train) // config.batch_size)
+    for slot, tensors in final_a.optimizer.slots.items():
+        for name, tensor in tensors.items():
+            np.testing.assert_array_equal(final_b.optimizer.slots[slot][name], tensor)
+    assert (tmp_path / "b" / HISTORY).is_file()
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [("float64", 1e-9), ("float32", 1e-4)])
+@pytest.mark.parametrize(("first", "then"), [("numpy", "torch"), ("torch", "numpy")])
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_a_checkpoint_resumes_on_the_other_backend(tmp_path, first, then, dtype, rtol, optimizer):
+    spec = MLPSpec(hidden=(16,))
+    lr = 0.05 if optimizer == "momentum" else 0.003
+    config = TrainConfig(epochs=2, lr=lr, dtype=dtype, optimizer=optimizer, lr_decay=0.5)
+    splits = synthetic_splits()
+    quiet = functools.partial(train, spec, config, splits, out=None, log=None, show_progress=False)
+    whole, learner = quiet(then)
+    ckpt = tmp_path / CHECKPOINT
+    with pytest.raises(Stop):
+        quiet(first, checkpoint=ckpt, on_saved=stop_after(1))
+    resumed, resumed_learner = quiet(then, resume=load_checkpoint(ckpt))
+    for a, b in zip(numbers(whole), numbers(resumed), strict=True):
+        assert a["val_acc"] == pytest.approx(b["val_acc"], abs=1 / 200 + 1e-12)
+        for key in ("train_loss", "val_loss"):
+            assert b[key] == pytest.approx(a[key], rel=rtol), key
+    for name, tensor in learner.params().items():
+        np.testing.assert_allclose(resumed_learner.params()[name], tensor, rtol=rtol, atol=rtol)
+
+
+def test_both_backends_write_the_same_layout(tmp_path) -> None:
+    spec = MLPSpec(hidden=(16,))
+    config = TrainConfig(epochs=1, optimizer="adam", lr=0.003)
+    splits = synthetic_splits(100)
+    layouts = []
+    for backend in ("numpy", "torch"):
+        path = tmp_path / f"{backend}.safetensors"
+        train(spec, config, splits, backend, None, log=None, show_progress=False, checkpoint=path)
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            keys = sorted(f.keys())
+            layout = {k: (f.get_tensor(k).shape, f.get_tensor(k).dtype) for k in keys}
+            header = sorted((f.metadata() or {}).keys())
+        layouts.append((layout, header))
+        checkpoint = load_checkpoint(path)
+        assert checkpoint.optimizer.scalars["step"] == 5  # 100 images, batch 20
+    assert layouts[0] == layouts[1]
+    assert "optimizer.exp_avg.layers.0.weight" in layouts[0][0]
+
+
+@pytest.fixture
+def tiny_run(tmp_path) -> Path:
+    """A one-epoch run directory of a tiny MLP."""
+    run = tmp_path / "run"
+    splits = synthetic_splits(60)
+    train(MLPSpec(hidden=(8,)), TrainConfig(epochs=1), splits, "numpy", run, log=None,
+          show_progress=False)  # fmt: skip
+    return run
+
+
+@pytest.fixture
+def one_checkpoint(tiny_run) -> Path:
+    return tiny_run / CHECKPOINT
+
+
+def test_a_flipped_byte_in_a_tensor_is_refused(one_checkpoint) -> None:
+    raw = bytearray(one_checkpoint.read_bytes())
+    raw[-100] ^= 0x01  # inside the last tensor's bytes
+    one_checkpoint.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="checksum") as exc:
+        load_checkpoint(one_checkpoint)
+    assert str(one_checkpoint) in str(exc.value)
+
+
+def test_a_truncated_checkpoint_is_refused(one_checkpoint) -> None:
+    raw = one_checkpoint.read_bytes()
+    one_checkpoint.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError, match="damaged or truncated") as exc:
+        load_checkpoint(one_checkpoint)
+    assert str(one_checkpoint) in str(exc.value)
+
+
+def test_a_model_file_is_not_a_checkpoint(tiny_run) -> None:
+    with pytest.raises(CheckpointError, match="not an mnistlab checkpoint"):
+        load_checkpoint(tiny_run / MODEL)
+
+
+def test_files_get_the_users_normal_permissions(tiny_run) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in (MODEL, CHECKPOINT, HISTORY):
+        assert (tiny_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
