@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from mnistlab.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
-from mnistlab.config import TrainConfig, default_config
+from mnistlab.config import TrainConfig, default_config, get_recipe
 from mnistlab.data.splits import Split, Splits
 from mnistlab.models.modelfile import load_model
-from mnistlab.models.spec import LeNet5Spec, MLPSpec
+from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec
 from mnistlab.training import HISTORY, MODEL, train
 
 TIMES = ("seconds", "started", "at", "machine")  # what may differ between two runs
@@ -63,6 +63,11 @@ CASES = {
         TrainConfig(epochs=3, lr=0.003, optimizer="adam", lr_decay=0.7),
     ),
     "lenet5-recipe": (LeNet5Spec(), dataclasses.replace(default_config("lenet5"), epochs=3)),
+    # Adam with its own betas and a per-step one-cycle rate: the checkpoint keeps the step.
+    "convnet-onecycle": (
+        ConvNetSpec(channels=(4, 6), hidden=16),
+        dataclasses.replace(get_recipe("fast").config(), epochs=3, batch_size=32),
+    ),
 }
 
 
@@ -70,7 +75,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_resumed_run_equals_the_run_that_never_stopped(tmp_path, backend, case) -> None:
     spec, config = CASES[case]
-    splits = synthetic_splits(120 if case.startswith("lenet5") else 400)
+    splits = synthetic_splits(400 if case.startswith("mlp") else 120)
     quiet = functools.partial(train, spec, config, splits, backend, log=None, show_progress=False)
     whole, _ = quiet(tmp_path / "a")
     with pytest.raises(Stop):
