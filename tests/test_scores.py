@@ -111,3 +111,21 @@ def test_a_single_row_is_scored_as_one_row() -> None:
     score = accuracy_and_loss(lambda rows: rows, np.array([[0.0, 2.0] + [0.0] * 8]), np.array([1]))
     assert score.acc == 1.0
     assert score.loss == pytest.approx(np.log(9 + np.exp(2.0)) - 2.0, rel=1e-12)
+
+
+def test_loss_is_computed_in_float64_from_float32_logits() -> None:
+    """Right by a margin of 20: loss 9·e⁻²⁰ ≈ 1.9e-8 per row, below float32's resolution of 1."""
+    y = np.arange(N) % 10
+    z = (np.eye(10)[y] * 20).astype(np.float32)
+    score = accuracy_and_loss(lambda rows: rows, z, y)
+    assert score.loss == pytest.approx(9 * np.exp(-20.0), rel=1e-6)
+
+
+def test_rows_of_very_different_scale_are_each_stable() -> None:
+    """Each row's log-sum-exp is shifted by its own maximum: a global one would underflow."""
+    z = np.zeros((2, 10))
+    z[0, 3] = 1000.0  # confidently right
+    z[1, 5] = 1.0
+    score = accuracy_and_loss(lambda rows: rows, z, np.array([3, 5]))
+    expected = (9 * np.exp(-1000.0) + np.log(9 + np.e) - 1.0) / 2
+    assert score.acc == 1.0 and score.loss == pytest.approx(expected, rel=1e-12)
