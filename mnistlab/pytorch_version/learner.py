@@ -206,7 +206,9 @@ class TorchLearner:
                 value = torch.from_numpy(np.array(state.slots[slot][name], dtype=self.config.dtype))
                 if slot == "momentum_buffer" and scale != 1.0:
                     value = value / scale
-                entry[slot] = value.to(p.device)
+                # like p: same device and memory format (the convnet's are channels-last,
+                # and a fused step pairs the two tensors' storage element by element)
+                entry[slot] = torch.empty_like(p).copy_(value)
             if self.config.optimizer == "adam":
                 step = float(state.scalars["step"])
                 entry["step"] = torch.tensor(step, dtype=torch.float32, device=p.device)
