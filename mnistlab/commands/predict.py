@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(format_line(path, prediction, predictor.classes), flush=True)
     if args.json:
-        print(json.dumps([as_json(path, p) for path, p in results], indent=1))
+        rows = (json.dumps(as_json(path, p)) for path, p in results)  # one image a line
+        print("[\n " + ",\n ".join(rows) + "\n]" if results else "[]")
     if args.show and results:
         from mnistlab.plots.predictions import plot_predictions
 
