@@ -171,21 +171,22 @@ def border_level(grey: np.ndarray) -> float:
     return float(np.median(frame))
 
 
-def light_on_dark(grey: np.ndarray) -> np.ndarray:
-    """Step 5: inverted when the border (the background) is the lighter side."""
-    return 1.0 - grey if border_level(grey) > 0.5 else grey
+def light_on_dark(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """Step 5: inverted when the border (the background) is the lighter side; the image
+    and its background level (the border's median, inverted with it)."""
+    level = border_level(grey)
+    return (1.0 - grey, 1.0 - level) if level > 0.5 else (grey, level)
 
 
 def ink_contrast(grey: np.ndarray) -> float:
     """How far the ink stands out from the background, in [0, 1]."""
-    ink = light_on_dark(grey)
-    return float(np.percentile(ink, 100.0) - border_level(ink))
+    ink, background = light_on_dark(grey)
+    return float(ink.max()) - background
 
 
 def normalise_ink(grey: np.ndarray, name: str = "image") -> np.ndarray:
     """Steps 5–6: light ink on 0, background at 0 and the ink's strong part at 1."""
-    ink = light_on_dark(grey)
-    background = border_level(ink)
+    ink, background = light_on_dark(grey)
     peak_all = float(ink.max())
     if peak_all - background < MIN_CONTRAST:
         raise ImageError(f"{name}: the image is blank: no ink stands out from the background")
