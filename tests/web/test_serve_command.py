@@ -48,3 +48,11 @@ def test_bad_port_and_host_are_one_line(capsys) -> None:
     assert "--port must be 0 to 65535" in capsys.readouterr().err
     assert main(["serve", "--host", "no-such-host.invalid", "--port", "0"]) == 2
     assert "--host no-such-host.invalid" in capsys.readouterr().err
+
+
+def test_a_corrupt_model_file_is_one_line(capsys, tmp_path) -> None:
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"not a model")
+    assert main(["serve", str(bad), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err
