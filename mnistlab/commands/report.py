@@ -22,7 +22,7 @@ from mnistlab.commands import common
 from mnistlab.errors import UserError
 
 if TYPE_CHECKING:  # the report machinery (matplotlib, joblib) loads only when it runs
-    from mnistlab.experiments.report import ReportPlan
+    from mnistlab.experiments.report_plan import ReportPlan
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,11 +61,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def plan_from_args(args: argparse.Namespace) -> ReportPlan:
-    from mnistlab.experiments import report
+    from mnistlab.experiments import report_plan
     from mnistlab.experiments.grid import parse_k, parse_m
 
-    plan = report.quick_plan() if args.quick else report.full_plan()
-    return report.override(
+    plan = report_plan.quick_plan() if args.quick else report_plan.full_plan()
+    return report_plan.override(
         plan,
         ks=tuple(parse_k(args.k)) if args.k is not None else None,
         ms=tuple(parse_m(args.m)) if args.m is not None else None,

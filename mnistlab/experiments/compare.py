@@ -489,11 +489,15 @@ def config_line(config: TrainConfig, n_train: int | None) -> str:
     data = f"{n_train:,} training images" if n_train else "all training images"
     epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
     decay = f" × {config.lr_decay:g} per epoch" if config.lr_decay != 1 else ""
+    if config.schedule == "onecycle":
+        decay = f" one-cycle ({config.warmup:.0%} warm-up)"
+    optimizer = {
+        "momentum": f"momentum {config.momentum:g}",
+        "adam": f"adam (β {config.beta1:g}, {config.beta2:g})",
+    }.get(config.optimizer, config.optimizer)
     return (
         f"{epochs}, batch {config.batch_size}, lr {config.lr:g}{decay}, "
-        f"λ = {config.l2:g}, {config.optimizer}"
-        + (f" {config.momentum:g}" if config.optimizer == "momentum" else "")
-        + f", {config.dtype}, seed {config.seed}, {data}"
+        f"λ = {config.l2:g}, {optimizer}, {config.dtype}, seed {config.seed}, {data}"
     )
 
 

@@ -63,15 +63,19 @@ def sweep_points(rows: Sequence[dict[str, Any]], backend: str, source: str) -> l
     return points
 
 
-def run_point(result: RunResult, source: str) -> Point:
-    """One point for a run directory: "k=3, m=256 (PyTorch)", "LeNet-5 (NumPy)"."""
+def run_point(result: RunResult, source: str, recipe: str | None = None) -> Point:
+    """One point for a run directory: "k=3, m=256 (PyTorch)", "LeNet-5 (NumPy)", or a
+    recipe's name ("fast recipe (NumPy)") for a network a named recipe trained."""
     row = summarize_run(result)
     spec = result.plan.spec
     backend = BACKEND_LABELS.get(row["backend"], row["backend"])
-    if isinstance(spec, MLPSpec):
-        name, family = f"k={len(spec.hidden)}, m={spec.hidden[0]}", "MLP"
+    if recipe is not None:
+        name = recipe
+    elif isinstance(spec, MLPSpec):
+        name = f"k={len(spec.hidden)}, m={spec.hidden[0]}"
     else:
-        name, family = "LeNet-5", "LeNet-5"
+        name = spec.describe().split()[0]  # "LeNet-5"
+    family = "MLP" if isinstance(spec, MLPSpec) else name
     return Point(
         f"{name} ({backend})",
         f"{family}, {backend}",

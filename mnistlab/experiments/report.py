@@ -14,26 +14,23 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mnistlab.config import LENET5_RECIPE, TrainConfig
 from mnistlab.data.sources import class_names
 from mnistlab.data.splits import N_TRAIN, Splits
 from mnistlab.errors import UserError
 from mnistlab.experiments.compare import (
     Comparison,
     DataCache,
-    RunPlan,
     RunResult,
     backend_table,
     config_line,
     ensure_run,
     ensure_runs,
-    lenet_plan,
     markdown_table,
     model_table,
     plot_val_curves,
@@ -43,6 +40,14 @@ from mnistlab.experiments.compare import (
 )
 from mnistlab.experiments.cost import COSTS, Point, pareto_front, run_point, sweep_points
 from mnistlab.experiments.html import html_page, slug
+from mnistlab.experiments.report_plan import (
+    BACKENDS,
+    ReportPlan,
+    best_cell_plan,
+    lenet_plans,
+    recipe_plans,
+    sweep_settings,
+)
 from mnistlab.experiments.sweep import SweepSettings
 from mnistlab.fileio import check_writable_dir, write_bytes, write_text
 from mnistlab.runinfo import describe_software, software
@@ -54,7 +59,6 @@ FIGURES = "figures"
 SWEEP_DIR = "sweep"
 BEST_DIR = "best-mlp"
 COMPARE_DIR = "compare"
-BACKENDS = ("torch", "numpy")  # table order: every network that runs on both runs on both
 
 SECTIONS = (
     "Data and split",
@@ -76,85 +80,13 @@ STAGES = (
     "k/m sweep",
     "best MLP, trained again with its seed",
     "NumPy vs PyTorch",
-    "LeNet-5",
+    "LeNet-5 and the recipes",
     "figures",
     "report",
 )
 BEST_PAIR = "The best pair"  # how the sentence that names the chosen (k, m) starts
 
 Log = Callable[[str], None]
-
-
-# ---------------------------------------------------------------- what to run
-
-
-@dataclass(frozen=True)
-class ReportPlan:
-    """The experiments of one report; `quick` ones only show that the pipeline works.
-
-    LeNet-5 trains `lenet_epochs` epochs on every backend: one budget, so the backends
-    compare.
-    """
-
-    quick: bool
-    ks: tuple[int, ...]
-    ms: tuple[int, ...]
-    epochs: int
-    limit_train: int | None
-    lenet_epochs: int
-    lenet_limit_train: int | None
-
-
-def full_plan() -> ReportPlan:
-    """The lab's sweep (its defaults) and LeNet-5 with its recipe, on both backends."""
-    from mnistlab.experiments.grid import parse_grid
-    from mnistlab.experiments.sweep import DEFAULT_EPOCHS, DEFAULT_K, DEFAULT_M
-
-    grid = parse_grid(DEFAULT_K, DEFAULT_M)
-    return ReportPlan(
-        quick=False,
-        ks=grid.ks,
-        ms=grid.ms,
-        epochs=DEFAULT_EPOCHS,
-        limit_train=None,
-        lenet_epochs=LENET5_RECIPE["epochs"],
-        lenet_limit_train=None,
-    )
-
-
-def quick_plan() -> ReportPlan:
-    """A few minutes on two cores: 4 cells, 5,000 images, 2 epochs; LeNet-5 1 epoch."""
-    return ReportPlan(
-        quick=True,
-        ks=(1, 2),
-        ms=(16, 64),
-        epochs=2,
-        limit_train=5_000,
-        lenet_epochs=1,
-        lenet_limit_train=5_000,
-    )
-
-
-def override(
-    plan: ReportPlan,
-    *,
-    ks: tuple[int, ...] | None = None,
-    ms: tuple[int, ...] | None = None,
-    epochs: int | None = None,
-    limit_train: int | None = None,
-    lenet_epochs: int | None = None,
-) -> ReportPlan:
-    """A plan with some knobs turned (for tests and experiments; the report says so)."""
-    if epochs is not None and epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {epochs}")
-    if lenet_epochs is not None and lenet_epochs < 1:
-        raise UserError(f"--lenet-epochs must be at least 1, got {lenet_epochs}")
-    if limit_train is not None and not 1 <= limit_train <= N_TRAIN:
-        raise UserError(f"--limit-train must be between 1 and {N_TRAIN}, got {limit_train}")
-    changes: dict[str, Any] = {"ks": ks, "ms": ms, "epochs": epochs, "lenet_epochs": lenet_epochs}
-    if limit_train is not None:
-        changes |= {"limit_train": limit_train, "lenet_limit_train": limit_train}
-    return replace(plan, **{k: v for k, v in changes.items() if v is not None})
 
 
 # ---------------------------------------------------------------- running what is missing
@@ -173,6 +105,7 @@ class Inputs:
     best_mlp: RunResult
     torch_mlp: RunResult
     lenets: list[RunResult]  # in BACKENDS order
+    recipes: dict[str, list[RunResult]]  # each named recipe but LeNet-5's, BACKENDS order
     figures: dict[str, str] = field(default_factory=dict)  # key → path relative to out
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -184,7 +117,8 @@ class Inputs:
     @property
     def comparison(self) -> Comparison:
         mlps = [self.torch_mlp, self.best_mlp]  # BACKENDS order
-        return Comparison(backend_runs=mlps, model_runs=[*mlps, *self.lenets])
+        recipes = [r for runs in self.recipes.values() for r in runs]
+        return Comparison(backend_runs=mlps, model_runs=[*mlps, *self.lenets, *recipes])
 
 
 class Stages:
@@ -201,13 +135,6 @@ class Stages:
 
 def check_out(out: Path) -> None:
     check_writable_dir(out)
-
-
-def sweep_settings(plan: ReportPlan, dataset: str, data_dir: str | None) -> SweepSettings:
-    """The sweep's own defaults (experiments.sweep), with the plan's epochs and data."""
-    return SweepSettings(
-        epochs=plan.epochs, limit_train=plan.limit_train, dataset=dataset, data_dir=data_dir
-    )
 
 
 def run_sweep_stage(
@@ -229,49 +156,6 @@ def run_sweep_stage(
     record = json.loads((sweep_dir / sweep.SWEEP).read_text(encoding="utf-8"))
     best_json = json.loads(best_path.read_text(encoding="utf-8"))
     return record, sweep.sorted_rows(outcome.rows), best_json
-
-
-def best_cell_plan(
-    best: dict[str, Any], settings: SweepSettings, name: str, backend: str
-) -> RunPlan:
-    """The sweep's best cell as a run: same architecture, configuration and seed."""
-    from mnistlab.experiments.grid import Cell
-
-    cell = Cell(best["k"], best["m"])
-    return RunPlan(
-        name,
-        backend,
-        settings.spec(cell),
-        settings.train_config(cell),
-        settings.limit_train,
-        settings.dataset,
-    )
-
-
-def lenet_plans(plan: ReportPlan, settings: SweepSettings) -> list[RunPlan]:
-    """LeNet-5 on each backend: the sweep's optimiser, batch size and base seed with its
-    own recipe (config.LENET5_RECIPE), for the same number of epochs on both."""
-    config = TrainConfig(
-        lr=settings.lr,
-        lr_decay=settings.lr_decay,
-        l2=settings.l2,
-        optimizer=settings.optimizer,
-        momentum=settings.momentum,
-        batch_size=settings.batch_size,
-        seed=settings.seed,
-        dtype=settings.dtype,
-    )
-    return [
-        lenet_plan(
-            backend,
-            config,
-            plan.lenet_epochs,
-            plan.lenet_limit_train,
-            settings.activation,
-            settings.dataset,
-        )
-        for backend in BACKENDS
-    ]
 
 
 def build_report(
@@ -298,9 +182,12 @@ def build_report(
     torch_plan = best_cell_plan(best, settings, "torch-mlp", "torch")
     torch_mlp = ensure_run(torch_plan, out / COMPARE_DIR / torch_plan.name, data)
     stages.start(STAGES[4])
-    jobs = [(p, out / COMPARE_DIR / p.name) for p in lenet_plans(plan, settings)]
-    lenets = ensure_runs(jobs, data)  # one at a time: their seconds are compared
-    inputs = Inputs(plan, out, splits, record, rows, best, best_mlp, torch_mlp, lenets)
+    recipe_runs = recipe_plans(plan, settings)
+    plans = [*lenet_plans(plan, settings), *(p for ps in recipe_runs.values() for p in ps)]
+    runs = ensure_runs([(p, out / COMPARE_DIR / p.name) for p in plans], data)  # one at a time
+    lenets, rest = runs[: len(BACKENDS)], iter(runs[len(BACKENDS) :])
+    recipes = {name: [next(rest) for _ in ps] for name, ps in recipe_runs.items()}
+    inputs = Inputs(plan, out, splits, record, rows, best, best_mlp, torch_mlp, lenets, recipes)
     stages.start(STAGES[5])
     write_comparison(out / COMPARE_DIR, inputs.comparison)
     draw_figures(inputs)
@@ -318,7 +205,7 @@ def _copy(src: Path, out: Path, name: str) -> str:
 
 
 def predictions(result: RunResult, x: np.ndarray) -> np.ndarray:
-    """The saved (best-validation) network's predicted digits, on its own backend."""
+    """The saved (best-validation) network's predicted classes, on its own backend."""
     from mnistlab.backends import make_learner
     from mnistlab.models.modelfile import load_model
 
@@ -397,8 +284,9 @@ def cost_points(inp: Inputs) -> list[Point]:
     the best MLP's retraining (the same network, seed and numbers as its sweep cell)."""
     backend = inp.sweep_record["settings"]["backend"]
     points = sweep_points(inp.rows, backend, f"{SWEEP_DIR}/results.jsonl")
+    names = {id(r): f"{name} recipe" for name, runs in inp.recipes.items() for r in runs}
     runs = [r for r in inp.comparison.results if r is not inp.best_mlp]
-    return points + [run_point(r, _run_path(inp, r)) for r in runs]
+    return points + [run_point(r, _run_path(inp, r), names.get(id(r))) for r in runs]
 
 
 def draw_cost_figures(inputs: Inputs) -> None:
@@ -525,7 +413,8 @@ def section_network(inp: Inputs) -> str:
                     f"- Optimiser: {optimizer_text(st['optimizer'], st['momentum'])}, "
                     f"learning rate {st['lr']:g}, {plural(st['epochs'], 'epoch')} per sweep "
                     f"cell, {st['dtype']}.",
-                    "- LeNet-5 (section 6) uses the same cost, initialisation and optimiser.",
+                    "- LeNet-5 and the named recipes use the same cost and initialisation; their "
+                    "optimisers and budgets are in sections 5 and 6.",
                 ]
             ),
             f"Source: `{SWEEP_DIR}/sweep.json`.",
@@ -609,44 +498,50 @@ def section_sweep(inp: Inputs) -> str:
 def budget_line(result: RunResult) -> str:
     """The budget every row of a comparison shares: epochs, data and recipe."""
     n = result.history.config.get("n_train")
-    return f"**Budget**, the same on both backends: {config_line(result.plan.config, n)}."
+    return f"Budget, the same on both backends: {config_line(result.plan.config, n)}."
+
+
+def backend_pairs(inp: Inputs) -> list[tuple[str, list[RunResult]]]:
+    """Every network trained on both backends, with what the text calls it."""
+    mlp = f"the best cell's network, {inp.best_mlp.plan.spec.describe()}"
+    lenet = f"{inp.lenets[0].plan.spec.describe()} with its recipe (`config.RECIPES['lenet5']`)"
+    pairs = [(mlp, [inp.torch_mlp, inp.best_mlp]), (lenet, inp.lenets)]
+    for name, runs in inp.recipes.items():
+        pairs.append((f"the {name} recipe's {runs[0].plan.spec.describe()}", runs))
+    return pairs
 
 
 def section_backends(inp: Inputs) -> str:
-    mlp = inp.best_mlp.plan
-    lenet = inp.lenets[0].plan
-    return "\n\n".join(
-        [
-            f"The same network, configuration, seed, initial weights and batch order on both "
-            f"backends. First the best cell's network, {mlp.spec.describe()}:",
-            budget_line(inp.best_mlp),
-            backend_table(inp.comparison.backends, inp.out),
-            f"Then {lenet.spec.describe()} with its recipe (λ and learning-rate decay from "
-            "`config.LENET5_RECIPE`):",
-            budget_line(inp.lenets[0]),
-            backend_table([summarize_run(r) for r in inp.lenets], inp.out),
-            "Seconds are per epoch of training plus scoring validation (and test, when "
-            "validation improved); each run trained alone, in its own process, on one CPU "
-            "thread, as the sweep's cells do. Sources: the run directories in the last column.",
+    parts = [
+        "The same network, configuration, seed, initial weights and batch order on both "
+        "backends, for each network the report trains on both:"
+    ]
+    for title, runs in backend_pairs(inp):
+        parts += [
+            f"**{title[0].upper()}{title[1:]}.** {budget_line(runs[0])}",
+            backend_table([summarize_run(r) for r in runs], inp.out),
         ]
+    parts.append(
+        "Seconds are per epoch of training plus scoring validation (and test, when "
+        "validation improved); each run trained alone, in its own process, on one CPU "
+        "thread, as the sweep's cells do. Sources: the run directories in the last column."
     )
+    return "\n\n".join(parts)
 
 
 def section_models(inp: Inputs) -> str:
-    c = inp.comparison
-    mlp, lenet = inp.best_mlp, inp.lenets[0]
+    budgets = [
+        f"{title}: {config_line(runs[0].plan.config, runs[0].history.config.get('n_train'))}"
+        for title, runs in backend_pairs(inp)
+    ]
     return "\n\n".join(
         [
             "Parameters and FLOPs per image (2 per multiply-add) come from the architecture; "
-            "accuracy is the test accuracy at the best validation epoch.",
-            f"**Budgets**: each MLP {plural(mlp.plan.config.epochs, 'epoch')} (the sweep's "
-            f"cells'), each LeNet-5 {plural(lenet.plan.config.epochs, 'epoch')} (its recipe), "
-            f"all on {mlp.history.config.get('n_train'):,} training images; the epochs column "
-            "gives each row's.",
-            model_table(c.models, inp.out),
-            f"MLP runs: {config_line(mlp.plan.config, mlp.history.config.get('n_train'))}. "
-            f"LeNet-5 runs: {config_line(lenet.plan.config, lenet.history.config.get('n_train'))}."
-            " Every run trained alone, in its own process, on one CPU thread. Sources: the run "
+            "accuracy is the test accuracy at the best validation epoch. **Budgets** (each "
+            "the same on both backends; the epochs column gives each row's):",
+            "\n".join(f"- {b[0].upper()}{b[1:]}." for b in budgets),
+            model_table(inp.comparison.models, inp.out),
+            "Every run trained alone, in its own process, on one CPU thread. Sources: the run "
             "directories in the last column.",
         ]
     )

@@ -12,44 +12,57 @@ import pytest
 from PIL import Image
 
 from mnistlab.cli import main
+from mnistlab.config import RECIPES
 from mnistlab.data.sources import FASHION_CLASSES, class_names
 from mnistlab.errors import UserError
-from mnistlab.experiments import report
+from mnistlab.experiments import report, report_plan
 from mnistlab.experiments.compare import markdown_table
 from mnistlab.experiments.html import html_page, slug
+from mnistlab.experiments.report_plan import BACKENDS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY_REPORT = pytest.mark.xdist_group("tiny_report")
 
 
 def test_override_checks_its_knobs() -> None:
-    plan = report.override(report.quick_plan(), ks=(1,), epochs=1, limit_train=300)
+    plan = report_plan.override(report_plan.quick_plan(), ks=(1,), epochs=1, limit_train=300)
     assert plan.ks == (1,) and plan.ms == (16, 64) and plan.epochs == 1
     assert plan.limit_train == plan.lenet_limit_train == 300
-    assert report.override(plan, lenet_epochs=3).lenet_epochs == 3
+    assert report_plan.override(plan, lenet_epochs=3).lenet_epochs == 3
     with pytest.raises(UserError):
-        report.override(plan, epochs=0)
+        report_plan.override(plan, epochs=0)
     with pytest.raises(UserError):
-        report.override(plan, limit_train=60_000)
+        report_plan.override(plan, limit_train=60_000)
 
 
 def test_full_plan_is_the_lab_with_equal_budgets() -> None:
     from mnistlab.config import LENET5_RECIPE
     from mnistlab.experiments.sweep import DEFAULT_EPOCHS
 
-    plan = report.full_plan()
+    plan = report_plan.full_plan()
     assert not plan.quick and plan.ks == (1, 2, 3) and plan.limit_train is None
     assert plan.ms == (16, 32, 64, 128, 256, 512) and plan.epochs == DEFAULT_EPOCHS
-    settings = report.sweep_settings(plan, "fashion-mnist", None)
-    lenets = report.lenet_plans(plan, settings)
-    assert [p.backend for p in lenets] == list(report.BACKENDS) == ["torch", "numpy"]
+    settings = report_plan.sweep_settings(plan, "fashion-mnist", None)
+    lenets = report_plan.lenet_plans(plan, settings)
+    assert [p.backend for p in lenets] == list(report_plan.BACKENDS) == ["torch", "numpy"]
     assert {p.config for p in lenets} == {lenets[0].config}  # one recipe, one budget
     assert lenets[0].config.epochs == LENET5_RECIPE["epochs"] == plan.lenet_epochs
     assert lenets[0].dataset == "fashion-mnist"
+    for name, plans in report_plan.recipe_plans(plan, settings).items():
+        assert RECIPES[name].model != "lenet5" and [p.backend for p in plans] == ["torch", "numpy"]
+        assert plans[0].config == plans[1].config == RECIPES[name].config()
+        assert plans[0].spec.to_json()["model"] == RECIPES[name].model
+
+
+def test_quick_plan_caps_the_recipes_epochs() -> None:
+    plan = report_plan.override(report_plan.quick_plan(), lenet_epochs=1)
+    settings = report_plan.sweep_settings(plan, "mnist", None)
+    for plans in report_plan.recipe_plans(plan, settings).values():
+        assert all(p.config.epochs == 1 and p.limit_train == 5_000 for p in plans)
 
 
 def test_report_does_not_import_commands() -> None:
-    for module in ("report", "html", "cost"):
+    for module in ("report", "report_plan", "html", "cost"):
         source = (Path(report.__file__).parent / f"{module}.py").read_text()
         assert "mnistlab.commands" not in source
 
@@ -127,9 +140,13 @@ def test_report_has_every_section(tiny_report: dict) -> None:
     headings = re.findall(r"^## \d+\. (.+)$", text, flags=re.M)
     assert headings == list(report.SECTIONS)
     assert "**Quick run**" in text and text.startswith("# mnistlab report: fashion-mnist")
-    for name in ("best-mlp", "compare/torch-mlp", "compare/torch-lenet5", "compare/numpy-lenet5"):
+    runs = ["best-mlp", "compare/torch-mlp", "compare/torch-lenet5", "compare/numpy-lenet5"]
+    runs += [
+        f"compare/{b}-{n}" for n, r in RECIPES.items() if r.model != "lenet5" for b in BACKENDS
+    ]
+    for name in runs:
         assert f"`{name}/`" in text  # every table names its source run
-    assert "**Budget**" in text and "Pareto front" in text
+    assert "Budget, the same on both backends" in text and "Pareto front" in text
 
 
 @TINY_REPORT
@@ -153,7 +170,9 @@ def test_cost_section_names_the_front(tiny_report: dict) -> None:
     text = (tiny_report["out"] / report.REPORT_MD).read_text()
     section = text.split("## 7. ")[1].split("## 8. ")[0]
     results = [json.loads(line) for line in (tiny_report["out"] / "sweep" / "results.jsonl").open()]
-    assert f"{len(results) + 3} in all" in section  # cells + torch MLP + two LeNet-5s
+    recipes = [n for n, r in RECIPES.items() if r.model != "lenet5"]
+    # the cells, the torch MLP, LeNet-5 and each other recipe on both backends
+    assert f"{len(results) + 3 + 2 * len(recipes)} in all" in section
     fronts = re.findall(
         r"^On the front for (.+?), from cheapest to most accurate: (.+)\.$", section, flags=re.M
     )
@@ -237,7 +256,7 @@ def percent(value: float) -> str:
     return f"{value:.2%}"
 
 
-@pytest.mark.mnist
+@TINY_REPORT
 def test_sweep_table_matches_results_jsonl(tiny_report: dict) -> None:
     out = tiny_report["out"]
     text = (out / report.REPORT_MD).read_text()
@@ -254,7 +273,7 @@ def test_sweep_table_matches_results_jsonl(tiny_report: dict) -> None:
     assert cell["val_acc"] != cell["test_acc"]  # else swapped columns would pass unseen
 
 
-@pytest.mark.mnist
+@TINY_REPORT
 def test_run_tables_match_each_runs_history(tiny_report: dict) -> None:
     """Each table naming its runs in a "run" column shows that run's recorded best."""
     out = tiny_report["out"]
@@ -274,7 +293,7 @@ def test_run_tables_match_each_runs_history(tiny_report: dict) -> None:
     assert checked >= 6  # 2 backend rows + 4 model rows
 
 
-@pytest.mark.mnist
+@TINY_REPORT
 def test_confusion_section_cites_the_recorded_accuracy(tiny_report: dict) -> None:
     out = tiny_report["out"]
     text = (out / report.REPORT_MD).read_text()
