@@ -22,7 +22,6 @@ import numpy as np
 
 from mnistlab.data.sources import class_names
 from mnistlab.data.splits import N_TRAIN, Splits
-from mnistlab.errors import UserError
 from mnistlab.experiments.compare import (
     Comparison,
     DataCache,
