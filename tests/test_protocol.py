@@ -110,3 +110,59 @@ def test_minibatches_cover_a_shuffled_epoch_once() -> None:
 def test_one_batch_when_the_batch_is_larger_than_the_set() -> None:
     (batch,) = minibatches(3, 20, np.random.default_rng(0))
     assert sorted(batch.tolist()) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- the generator and resuming
+
+
+class RecordingLearner(ScriptedLearner):
+    """Draws one number per epoch from the generator it is given, and keeps both."""
+
+    def __init__(self, val_accs: list[float]) -> None:
+        super().__init__(val_accs)
+        self.rngs: list[np.random.Generator] = []
+        self.draws: list[float] = []
+
+    def train_epoch(self, x, y, rng, progress):
+        self.rngs.append(rng)
+        self.draws.append(float(rng.random()))
+        return super().train_epoch(x, y, rng, progress)
+
+
+def test_batches_are_shuffled_by_the_seeds_generator() -> None:
+    learner = RecordingLearner([0.5, 0.6])
+    run_protocol(learner, tiny_splits(), 2, {}, seed=7, show_progress=False)
+    expected = np.random.default_rng(7)
+    assert learner.draws == [expected.random(), expected.random()]
+
+
+def test_a_given_generator_is_used_as_it_is() -> None:
+    learner, rng = RecordingLearner([0.5]), np.random.default_rng(99)
+    run_protocol(learner, tiny_splits(), 1, {}, seed=7, rng=rng, show_progress=False)
+    assert learner.rngs == [rng]
+
+
+def test_a_resumed_run_goes_on_from_its_history() -> None:
+    from mnistlab.protocol import EpochRecord, History
+
+    done = [EpochRecord(e, 1.0, 0.5, acc, 0.5, 1.0) for e, acc in ((1, 0.90), (2, 0.92))]
+    history = History({"a": 1}, done, {"epoch": 2, "val_acc": 0.92, "test_acc": 0.5})
+    learner = ScriptedLearner([0.0, 0.0, 0.91, 0.93])
+    learner.epoch = 2
+    again = run_protocol(learner, tiny_splits(), 4, {"b": 2}, seed=0, history=history)
+    assert again is history and history.config == {"a": 1}
+    assert [e.epoch for e in history.epochs] == [1, 2, 3, 4]
+    assert history.epochs[2].test_acc is None  # 0.91 does not beat the recorded 0.92
+    assert history.best == {"epoch": 4, "val_acc": 0.93, "test_acc": 0.54}
+
+
+def test_epoch_line_names_the_validation_to_beat() -> None:
+    from mnistlab.protocol import EpochRecord
+
+    record = EpochRecord(3, 0.12345, 0.2, 0.9, None, 12.34)
+    line = format_epoch(record, {"epoch": 2, "val_acc": 0.9512, "test_acc": 0.9})
+    assert line == (
+        "epoch   3  train loss 0.1235  val  90.00%  "
+        "test skipped (val did not beat 95.12%)    12.3 s"
+    )
+    assert "(val did not beat nan%)" in format_epoch(record, None)
