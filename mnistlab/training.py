@@ -129,18 +129,23 @@ def train(
         if log:  # once its files are written: an epoch shown is an epoch saved
             log(format_epoch(record, history.best))
 
-    history = run_protocol(
-        learner,
-        splits,
-        config.epochs,
-        history.config,
-        seed=config.seed,
-        on_improve=on_improve,
-        on_epoch=on_epoch,
-        show_progress=show_progress,
-        history=history,
-        rng=rng,
-    )
+    try:
+        history = run_protocol(
+            learner,
+            splits,
+            config.epochs,
+            history.config,
+            seed=config.seed,
+            on_improve=on_improve,
+            on_epoch=on_epoch,
+            show_progress=show_progress,
+            history=history,
+            rng=rng,
+        )
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the finished epochs are saved; draw them
+        if out is not None and history.epochs:
+            plot_curves(history, out, f"{spec.describe()} ({backend})")
+        raise
     if out is not None:
         plot_curves(history, out, f"{spec.describe()} ({backend})")
     return history, learner

@@ -165,6 +165,7 @@ def test_ctrl_c_and_sigterm_print_the_resume_command(tmp_path, mnist_dir, signum
     checkpoint = load_checkpoint(out / CHECKPOINT)  # intact: it loads and its checksum holds
     assert 1 <= checkpoint.epoch < 30
     assert len(json.loads((out / HISTORY).read_text())["epochs"]) == checkpoint.epoch
+    assert (out / "learning_curves.png").is_file()  # the epochs kept, drawn on the way out
     done = run("train", "--resume", str(out), "--epochs", str(checkpoint.epoch + 1))
     assert done.returncode == 0, done.stderr
     assert len(json.loads((out / HISTORY).read_text())["epochs"]) == checkpoint.epoch + 1

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         f"{model.spec.describe()} on {args.backend}: {get_dataset(dataset).label} test accuracy "
         f"{test_acc:.2%} ({int(np.sum(pred == splits.test.y)):,} of {len(pred):,})"
     )
-    print(f"  trained with {describe_software(model.software)}")
     for digit, acc in enumerate(per_class):
         print(f"  {digit}: {acc:7.2%}")
+    print(f"trained with {describe_software(model.software)}")
     return 0
