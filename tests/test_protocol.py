@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -124,6 +125,7 @@ class RecordingLearner(ScriptedLearner):
         self.draws: list[float] = []
 
     def train_epoch(self, x, y, rng, progress):
+        assert x.shape == (5, 28, 28) and y.shape == (5,)  # the training split, not another
         self.rngs.append(rng)
         self.draws.append(float(rng.random()))
         return super().train_epoch(x, y, rng, progress)
@@ -166,3 +168,68 @@ def test_epoch_line_names_the_validation_to_beat() -> None:
         "test skipped (val did not beat 95.12%)    12.3 s"
     )
     assert "(val did not beat nan%)" in format_epoch(record, None)
+
+
+class Bar:
+    """Stands in for tqdm: keeps its settings and what was counted."""
+
+    made: ClassVar[list[Bar]] = []
+
+    def __init__(self, **kwargs) -> None:
+        self.kwargs, self.count = kwargs, 0
+        Bar.made.append(self)
+
+    def __enter__(self) -> Bar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        self.count += n
+
+
+@pytest.mark.parametrize(("show", "disable"), [(True, None), (False, True)])
+def test_each_epoch_has_a_progress_bar_over_the_training_images(
+    monkeypatch: pytest.MonkeyPatch, show: bool, disable: bool | None
+) -> None:
+    import mnistlab.protocol
+
+    Bar.made = []
+    monkeypatch.setattr(mnistlab.protocol, "tqdm", Bar)
+    run_protocol(ScriptedLearner([0.5, 0.6]), tiny_splits(), 2, {}, seed=0, show_progress=show)
+    expected = {"total": 5, "unit": "img", "leave": False, "disable": disable}
+    assert [b.kwargs for b in Bar.made] == [expected | {"desc": f"epoch {e}"} for e in (1, 2)]
+    assert [b.count for b in Bar.made] == [5, 5]  # the learner reported every image
+
+
+def test_progress_is_shown_unless_asked_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mnistlab.protocol
+
+    Bar.made = []
+    monkeypatch.setattr(mnistlab.protocol, "tqdm", Bar)
+    run_protocol(ScriptedLearner([0.5]), tiny_splits(), 1, {}, seed=0)
+    assert Bar.made[0].kwargs["disable"] is None  # tqdm's own choice: shown on a terminal
+
+
+def test_callbacks_get_the_epoch_and_the_history_so_far() -> None:
+    seen: list[tuple[int, int, float | None]] = []
+    learner = RecordingLearner([0.5, 0.4])
+    splits = tiny_splits()
+    history = run_protocol(
+        learner,
+        splits,
+        2,
+        {},
+        seed=0,
+        on_epoch=lambda r, h: seen.append((r.epoch, len(h.epochs), r.test_acc)),
+        show_progress=False,
+    )
+    assert seen == [(1, 1, 0.51), (2, 2, None)]
+    assert history.epochs[1].val_acc == 0.4
+
+
+def test_a_diverged_run_names_the_loss_and_the_epoch() -> None:
+    learner = ScriptedLearner([0.9, 0.9], losses=[1.0, math.inf])
+    with pytest.raises(DivergedError, match=r"^the training loss became inf in epoch 2; "):
+        run_protocol(learner, tiny_splits(), 2, {}, seed=0, show_progress=False)
