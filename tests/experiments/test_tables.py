@@ -145,3 +145,8 @@ def test_a_run_without_a_best_shows_a_dash(tmp_path: Path) -> None:
     line = compare.backend_table([row]).splitlines()[2]
     assert line.startswith("| NumPy | – | 3 of 4 | – | 14.0 | `")
     assert line.endswith(f"{tmp_path / 'numpy-mlp'}/` |")
+
+
+def test_a_sweep_row_recorded_without_parameters_shows_zero() -> None:
+    old = {k: v for k, v in ROWS[0].items() if k != "params"}
+    assert report.sweep_table([old], ROWS[1]).splitlines()[2].startswith("| 1 | 16 | 0 | 95.12% |")
