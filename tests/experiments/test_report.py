@@ -302,3 +302,15 @@ def test_confusion_section_cites_the_recorded_accuracy(tiny_report: dict) -> Non
     shown, recorded = re.findall(r"(\d+\.\d\d)%", line)
     assert recorded + "%" == percent(best["test_acc"])
     assert shown == recorded  # the saved network, re-scored, gives the recorded number
+
+
+def test_report_shows_the_code_that_made_each_number(tiny_report: dict) -> None:
+    """Every run and sweep row records the mnistlab version (and commit): the report says it."""
+    from mnistlab.runinfo import describe_software
+
+    out = tiny_report["out"]
+    text = (out / report.REPORT_MD).read_text()
+    recorded = json.loads((out / "best-mlp" / "history.json").read_text())["config"]["mnistlab"]
+    row = json.loads((out / "sweep" / "results.jsonl").read_text().splitlines()[0])
+    assert row["mnistlab"] == recorded
+    assert text.count(describe_software(recorded)) >= 2  # a run's row and a sweep cell's
