@@ -8,15 +8,15 @@ import uvicorn
 
 from mnistlab.cli import main
 from mnistlab.commands import serve
-from mnistlab.config import TrainConfig
+from mnistlab.config import TrainConfig, get_recipe
 from mnistlab.models.modelfile import load_model
-from mnistlab.models.spec import LeNet5Spec, MLPSpec
+from mnistlab.models.spec import ConvNetSpec, MLPSpec
 
 
-def test_the_default_recipe_is_lenet5s_99_percent_recipe() -> None:
+def test_the_default_recipe_is_the_fast_recipe() -> None:
     spec, config, backend = serve.quickest_99_recipe()
-    assert spec == LeNet5Spec() and backend == "numpy"
-    assert (config.l2, config.lr_decay, config.epochs) == (25.0, 0.8, 15)
+    assert spec == ConvNetSpec() and backend == "numpy"
+    assert config == get_recipe("fast").config()
 
 
 def test_fresh_clone_trains_the_default_model_then_serves_it(
