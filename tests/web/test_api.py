@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -50,9 +51,10 @@ def test_raw_body_and_multipart_give_the_same_answer_as_predict(
         np.testing.assert_allclose(answer["probabilities"], expected.probabilities, atol=1e-6)
         np.testing.assert_allclose(answer["input"], expected.prepared.x, atol=5e-4)
         assert np.shape(answer["input"]) == (28, 28)
-        assert np.shape(answer["feature_maps"]) == (6, 28, 28)
+        assert answer["feature_map_shape"] == [6, 28, 28]
+        raw_maps = np.frombuffer(base64.b64decode(answer["feature_maps"]), np.uint8)
         scale = np.array(answer["feature_map_scale"])[:, None, None]
-        maps = np.array(answer["feature_maps"]) / 255 * scale
+        maps = raw_maps.reshape(6, 28, 28) / 255 * scale
         np.testing.assert_allclose(
             scale[:, 0, 0], expected.feature_maps.max(axis=(1, 2)), atol=1e-4
         )
