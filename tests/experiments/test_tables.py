@@ -71,7 +71,7 @@ def test_choose_best_never_looks_at_test() -> None:
     assert sweep.choose_best([b, a]) is a
     tie = ROWS[1] | {"val_acc": 0.97}  # same validation, more parameters: loses the tie
     assert sweep.choose_best([tie, a]) is a
-    with pytest.raises(ValueError, match="no finished cells"):
+    with pytest.raises(ValueError, match="^no finished cells to choose from$"):
         sweep.choose_best([])
 
 
@@ -90,6 +90,7 @@ def test_top_confusions_by_hand() -> None:
     top = report.top_confusions(cm, DIGITS)
     assert top == "4 taken for 9 (9×), 7 taken for 1 (6×), 3 taken for 5 (4×)"
     assert report.top_confusions(cm, DIGITS, n=1) == "4 taken for 9 (9×)"
+    assert report.top_confusions(cm, DIGITS, n=5).endswith(", 2 taken for 8 (1×)")
     names = tuple("abcdefghij")
     assert report.top_confusions(cm, names, n=2) == "e taken for j (9×), h taken for b (6×)"
     assert report.top_confusions(np.diag(np.full(10, 5)), DIGITS) == "none"
@@ -132,6 +133,10 @@ def test_backend_and_model_tables_by_hand(tmp_path: Path) -> None:
         "| NumPy | 86.91% | 3 of 4 | 3.5 | 14.0 | `numpy-mlp/` |",
         "| PyTorch | 86.91% | 3 of 4 | 3.5 | 14.0 | `torch-lenet5/` |",
     ]
+    assert compare.model_table(rows, tmp_path).splitlines()[0] == (
+        "| network | backend | parameters | FLOPs / image | test accuracy | epochs | s / epoch "
+        "| total s | run |"
+    )
     assert compare.model_table(rows, tmp_path).splitlines()[2:] == [
         "| MLP [784, 16, 10] relu | NumPy | 12,730 | 25,408 | 86.91% | 4 | 3.5 | 14.0 "
         "| `numpy-mlp/` |",
