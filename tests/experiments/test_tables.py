@@ -149,7 +149,10 @@ def test_a_run_without_a_best_shows_a_dash(tmp_path: Path) -> None:
     row |= {"test_acc": None, "seconds_per_epoch": None}
     line = compare.backend_table([row]).splitlines()[2]
     assert line.startswith("| NumPy | – | 3 of 4 | – | 14.0 | `")
-    assert line.endswith(f"{tmp_path / 'numpy-mlp'}/` |")
+    assert line.endswith(f" | `{tmp_path / 'numpy-mlp'}/` |")  # absolute without a base
+    row["backend"] = "jax"  # a backend without a display name shows its own
+    assert compare.backend_table([row]).splitlines()[2].startswith("| jax | – |")
+    assert compare.model_table([row]).splitlines()[2].startswith("| MLP [784, 16, 10] relu | jax |")
 
 
 def test_a_sweep_row_recorded_without_parameters_shows_zero() -> None:
