@@ -71,7 +71,7 @@ def test_choose_best_never_looks_at_test() -> None:
     assert sweep.choose_best([b, a]) is a
     tie = ROWS[1] | {"val_acc": 0.97}  # same validation, more parameters: loses the tie
     assert sweep.choose_best([tie, a]) is a
-    with pytest.raises(ValueError, match="^no finished cells to choose from$"):
+    with pytest.raises(ValueError, match=r"^no finished cells to choose from$"):
         sweep.choose_best([])
 
 
@@ -158,3 +158,40 @@ def test_a_run_without_a_best_shows_a_dash(tmp_path: Path) -> None:
 def test_a_sweep_row_recorded_without_parameters_shows_zero() -> None:
     old = {k: v for k, v in ROWS[0].items() if k != "params"}
     assert report.sweep_table([old], ROWS[1]).splitlines()[2].startswith("| 1 | 16 | 0 | 95.12% |")
+
+
+def test_summary_row_records_everything_compare_json_keeps(tmp_path: Path) -> None:
+    r = result("numpy-mlp", "numpy", MLPSpec((16,)), tmp_path)
+    r.history.config["started"] = "2026-12-01T10:00:00Z"
+    row = compare.summarize_run(r)
+    assert row == {
+        "run": "numpy-mlp",
+        "run_dir": str(tmp_path / "numpy-mlp"),
+        "backend": "numpy",
+        "model": "mlp",
+        "architecture": "MLP [784, 16, 10] relu",
+        "test_acc": 0.8691,
+        "val_acc": 0.8734,
+        "best_epoch": 3,
+        "epochs": 4,
+        "seconds_per_epoch": 3.5,
+        "seconds_total": 14.0,
+        "params": 12_730,
+        "flops": 25_408,
+        "n_train": 500,
+        "seed": TrainConfig().seed,
+        "started": "2026-12-01T10:00:00Z",
+    }
+
+
+def test_a_run_with_no_epoch_yet_has_no_numbers(tmp_path: Path) -> None:
+    plan = compare.RunPlan("numpy-mlp", "numpy", MLPSpec((16,)), TrainConfig(epochs=4), 500)
+    row = compare.summarize_run(compare.RunResult(plan, tmp_path, History(config={}), False))
+    assert (row["test_acc"], row["best_epoch"], row["seconds_per_epoch"]) == (None, None, None)
+    assert row["seconds_total"] == 0
+
+
+def test_markdown_table_without_rows_and_with_a_ragged_row() -> None:
+    assert compare.markdown_table(["a", "b"], []) == "| a | b |\n|---|---|"
+    with pytest.raises(ValueError):
+        compare.markdown_table(["a", "b"], [["1", "2"], ["3"]])
