@@ -233,3 +233,29 @@ def test_a_diverged_run_names_the_loss_and_the_epoch() -> None:
     learner = ScriptedLearner([0.9, 0.9], losses=[1.0, math.inf])
     with pytest.raises(DivergedError, match=r"^the training loss became inf in epoch 2; "):
         run_protocol(learner, tiny_splits(), 2, {}, seed=0, show_progress=False)
+
+
+class ShapeCheckingLearner(ScriptedLearner):
+    """Scores only the split it is handed: validation has 3 images, test 4."""
+
+    def evaluate(self, x, y):
+        assert len(x) == len(y)
+        return super().evaluate(x, y)
+
+
+def test_every_epoch_is_recorded_as_it_was_measured() -> None:
+    improved: list[int] = []
+    history = run_protocol(
+        ShapeCheckingLearner([0.5, 0.7]),
+        tiny_splits(),
+        2,
+        {"a": 1},
+        seed=0,
+        on_improve=lambda r, h: improved.append(len(h.epochs)),
+        show_progress=False,
+    )
+    assert history.config == {"a": 1}
+    assert improved == [1, 2]  # the history so far, with this epoch in it
+    for e in history.epochs:
+        assert e.val_loss == 0.1 and e.train_loss == 1.0
+        assert 0 <= e.seconds < 60

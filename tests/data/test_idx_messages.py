@@ -111,3 +111,10 @@ def test_an_unreadable_file_gives_the_reason(tmp_path: Path) -> None:
         idx.read_labels(tmp_path / "none.idx")
     with raises(f"{tmp_path}: cannot read (Is a directory)"):
         idx.read_labels(tmp_path)
+
+
+def test_a_label_out_of_range_names_the_labels_file(pair: tuple[Path, Path]) -> None:
+    images, labels = pair
+    write_idx(labels, np.array([4, 12]))
+    with raises("lab.idx: label 12 at index 1 is not in 0..9"):
+        idx.read_pair(images, labels)

@@ -93,3 +93,16 @@ def test_each_file_is_checked_against_its_own_checksum(tiny: dict, damaged: str)
 def test_bad_limits_say_what_is_allowed(tiny: dict, limit: object, message: str) -> None:
     with pytest.raises(UserError, match=f"^{message}$"):
         mnist.load_splits("tiny", tiny["dir"], limit_train=limit)  # type: ignore[arg-type]
+
+
+def test_the_mirrors_given_are_the_ones_tried(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = []
+
+    def locate(*args):
+        asked.append(args)
+        raise DataError("stop here")
+
+    monkeypatch.setattr(sources, "locate", locate)
+    with pytest.raises(DataError, match="stop here"):
+        mnist.load_splits("mnist", None, mirrors=["http://127.0.0.1:1/"])
+    assert asked == [("mnist", None, ["http://127.0.0.1:1/"])]

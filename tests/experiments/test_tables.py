@@ -150,8 +150,12 @@ def test_a_run_without_a_best_shows_a_dash(tmp_path: Path) -> None:
     line = compare.backend_table([row]).splitlines()[2]
     assert line.startswith("| NumPy | – | 3 of 4 | – | 14.0 | `")
     assert line.endswith(f" | `{tmp_path / 'numpy-mlp'}/` |")  # absolute without a base
-    row["backend"] = "jax"  # a backend without a display name shows its own
-    assert compare.backend_table([row]).splitlines()[2].startswith("| jax | – |")
+
+
+def test_a_backend_without_a_display_name_shows_its_own(tmp_path: Path) -> None:
+    row = compare.summarize_run(result("numpy-mlp", "numpy", MLPSpec((16,)), tmp_path))
+    row["backend"] = "jax"
+    assert compare.backend_table([row]).splitlines()[2].startswith("| jax | 86.91% |")
     assert compare.model_table([row]).splitlines()[2].startswith("| MLP [784, 16, 10] relu | jax |")
 
 
