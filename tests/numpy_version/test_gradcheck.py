@@ -86,10 +86,11 @@ class NoL2Backprop(WrongBackprop):
 def test_a_missing_l2_gradient_is_caught() -> None:
     """The checked cost includes λ/(2n)·Σ‖W‖², so backprop must include its gradient."""
     net, x, y = small()
-    errors = check_model_gradients(NoL2Backprop(net, 5.0, 3), x, y, l2=5.0, n_train=3)
+    # λ = 3 differs from TrainConfig's default, so a checker ignoring `l2` is caught too
+    errors = check_model_gradients(NoL2Backprop(net, 3.0, 3), x, y, l2=3.0, n_train=3)
     assert all(errors[n] > 1e-3 for n in errors if n.endswith(".weight")), errors
     assert all(errors[n] < 1e-6 for n in errors if n.endswith(".bias")), errors
-    assert max(check_model_gradients(net, x, y, l2=5.0, n_train=3).values()) < 1e-6
+    assert max(check_model_gradients(net, x, y, l2=3.0, n_train=3).values()) < 1e-6
     strong = check_model_gradients(net, x, y, l2=50.0, n_train=3, max_entries=25)
     assert max(strong.values()) < 1e-6
 
