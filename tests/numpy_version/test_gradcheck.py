@@ -130,3 +130,14 @@ def test_relative_error() -> None:
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.ones(3), -np.ones(3)) == 1.0
     assert relative_error(np.ones(3), np.ones(3) * (1 + 1e-9)) < 1e-9
+
+
+def test_randomize_biases_moves_every_bias_and_no_weight() -> None:
+    net = Network(MLPSpec(hidden=(50, 40), activation="tanh"), seed=2, dtype="float64")
+    weights = {n: p.copy() for n, p in net.params.items() if n.endswith(".weight")}
+    randomize_biases(net, np.random.default_rng(0))
+    biases = np.concatenate([p for n, p in net.params.items() if n.endswith(".bias")])
+    assert len(biases) == 100 and np.all(biases != 0) and len(np.unique(biases)) == 100
+    assert 0.07 < biases.std() < 0.13  # scale 0.1
+    for name, w in weights.items():
+        np.testing.assert_array_equal(net.params[name], w)
