@@ -141,3 +141,18 @@ def test_randomize_biases_moves_every_bias_and_no_weight() -> None:
     assert 0.07 < biases.std() < 0.13  # scale 0.1
     for name, w in weights.items():
         np.testing.assert_array_equal(net.params[name], w)
+
+
+def test_each_case_checks_the_network_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnistlab.numpy_version import gradcheck
+
+    built: list[tuple[str, tuple[int, ...]]] = []
+
+    def network(spec, **kwargs):
+        built.append((spec.activation, spec.hidden))
+        return Network(spec, **kwargs)
+
+    monkeypatch.setattr(gradcheck, "Network", network)
+    report = check_gradients()
+    assert built == [(c["activation"], tuple(c["hidden"])) for c in report["cases"]]
+    assert {a for a, _ in built} == {"sigmoid", "tanh", "relu"}
