@@ -156,3 +156,18 @@ def test_each_case_checks_the_network_it_names(monkeypatch: pytest.MonkeyPatch) 
     report = check_gradients()
     assert built == [(c["activation"], tuple(c["hidden"])) for c in report["cases"]]
     assert {a for a, _ in built} == {"sigmoid", "tanh", "relu"}
+
+
+def test_the_checked_cost_has_the_lambda_and_n_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnistlab.numpy_version import gradcheck
+
+    made: list[tuple[float, int]] = []
+
+    def learner(model, config, n_train):
+        made.append((config.l2, n_train))
+        return NumpyLearner(model, config, n_train)
+
+    monkeypatch.setattr(gradcheck, "NumpyLearner", learner)
+    net, x, y = small()
+    check_model_gradients(net, x, y, l2=3.0, n_train=7, max_entries=5)
+    assert made == [(3.0, 7)]
