@@ -64,3 +64,26 @@ def test_flops_agree_with_torch_flop_counter_layer_by_layer(spec) -> None:
     expected = {name: flops for name, flops in expected.items() if flops}  # pooling: none
     assert measured == expected
     assert counter.get_total_flops() == batch * summary["flops"]
+
+
+# Counted by hand: conv1 6·(25+1) parameters and 6·28·28·25 MACs; conv2 16·(6·25+1) and
+# 16·10·10·150; conv3 120·(16·25+1) and 120·400; fc1 84·121 and 84·120; fc2 10·85 and 840.
+LENET5_TABLE = """\
+layer      kind                 output     params         MACs        FLOPs
+---------------------------------------------------------------------------
+conv1      conv 5x5            6×28×28        156      117,600      235,200
+pool1      max pool 2x2        6×14×14          0            0            0
+conv2      conv 5x5           16×10×10      2,416      240,000      480,000
+pool2      max pool 2x2         16×5×5          0            0            0
+conv3      conv 5x5            120×1×1     48,120       48,000       96,000
+fc1        linear                   84     10,164       10,080       20,160
+fc2        linear                   10        850          840        1,680
+---------------------------------------------------------------------------
+total                                      61,706      416,520      833,040
+MACs and FLOPs per image; 1 multiply-add = 2 FLOPs."""
+
+
+def test_lenet5_table_by_hand() -> None:
+    from mnistlab.models.summary import format_summary
+
+    assert format_summary(summarize(LeNet5Spec())) == LENET5_TABLE
