@@ -299,9 +299,11 @@ def test_force_then_nan_in_epoch_1_keeps_the_old_run(finished_run, mnist_dir) ->
 def test_force_then_ctrl_c_in_epoch_1_keeps_the_old_run(finished_run, mnist_dir) -> None:
     before = digest(finished_run)
     child = start(
-        "train", "--data-dir", str(mnist_dir), "--hidden", "64", "--limit-train", "20000",
-        "--batch-size", "10", "--out", str(finished_run), "--force",
+        "train", "--data-dir", str(mnist_dir), "--hidden", "64",
+        "--batch-size", "1", "--out", str(finished_run), "--force",
     )  # fmt: skip
+    # 50,000 single-image steps: seconds, even on an idle machine, so the signal lands
+    # inside epoch 1 (20,000 images at batch 10 sometimes finished before it did).
     assert read_lines(child, 1, "MLP")  # data loaded, epoch 1 under way
     time.sleep(0.3)
     code, err = stop(child, signal.SIGINT)
