@@ -14,6 +14,7 @@ import os
 import pathlib
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -124,21 +125,27 @@ def finished_run(tmp_path, mnist_dir) -> Path:
 def test_kill_9_at_random_moments_then_resume_ends_as_if_never_stopped(
     tmp_path, mnist_dir, backend
 ) -> None:
-    flags = ["--backend", backend, "--data-dir", str(mnist_dir), *SMALL, "--epochs", "7"]
+    flags = ["--backend", backend, "--data-dir", str(mnist_dir), *SMALL, "--epochs", "9"]
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert run("train", *flags, "--out", str(whole)).returncode == 0
+    # Kill within one epoch's time of an epoch line, timed from the uninterrupted run, so
+    # each kill lands mid-epoch and the run is killed several times on a fast idle
+    # machine (a fixed 0–0.3 s let it finish after two kills) as on a loaded one.
+    epoch_s = statistics.median(
+        e["seconds"] for e in json.loads((whole / HISTORY).read_text())["epochs"]
+    )
     moments = random.Random()
     kills: list[tuple[int, float]] = []
     finished = False
     while len(kills) < 5 and not finished:
         if (killed / CHECKPOINT).exists():
-            if load_checkpoint(killed / CHECKPOINT).epoch == 7:
+            if load_checkpoint(killed / CHECKPOINT).epoch == 9:
                 finished = True  # killed after its last epoch was saved
                 break
             child = start("train", "--resume", str(killed))
         else:  # killed before its first checkpoint: start again (over what epoch 1 wrote)
             child = start("train", *flags, "--out", str(killed), "--force")
-        lines, delay = (1 if kills else 0), moments.uniform(0.0, 0.3)
+        lines, delay = (1 if kills else 0), moments.uniform(0.0, epoch_s)
         read_lines(child, 1)  # the header: data loaded
         read_lines(child, lines, "epoch")
         time.sleep(delay)
@@ -147,7 +154,7 @@ def test_kill_9_at_random_moments_then_resume_ends_as_if_never_stopped(
         assert code in (0, -signal.SIGKILL), err
         kills.append((lines, round(delay, 3)))
     assert len(kills) >= 3, f"the run finished before it could be killed 3 times: {kills}"
-    if not finished and load_checkpoint(killed / CHECKPOINT).epoch < 7:
+    if not finished and load_checkpoint(killed / CHECKPOINT).epoch < 9:
         done = run("train", "--resume", str(killed))
         assert done.returncode == 0, done.stderr
     assert_same_run(whole, killed)
@@ -229,16 +236,22 @@ def test_two_sweeps_on_one_out_the_second_refuses(tmp_path, mnist_dir) -> None:
 def test_two_trains_on_one_run_directory_the_second_refuses(tmp_path, mnist_dir) -> None:
     out = tmp_path / "run"
     flags = ["--data-dir", str(mnist_dir), *SMALL]
-    first = start("train", *flags, "--epochs", "6", "--out", str(out))
+    # Far more epochs than the test needs: the first must still be training when the
+    # second starts, however fast the machine (6 epochs of SMALL take well under a second).
+    first = start("train", *flags, "--epochs", "1000", "--out", str(out))
     assert read_lines(first, 1, "epoch")
     for second in (
         run("train", *flags, "--epochs", "2", "--out", str(out), "--force"),
-        run("train", "--resume", str(out), "--epochs", "9"),
+        run("train", "--resume", str(out), "--epochs", "2000"),
     ):
         assert_one_line(second.returncode, second.stderr, 2, "in use by another mnistlab process")
-    _, err = first.communicate(timeout=120)
-    assert first.returncode == 0, err
-    assert len(json.loads((out / HISTORY).read_text())["epochs"]) == 6
+    assert first.poll() is None, "the first run ended before the second could be refused"
+    code, err = stop(first, signal.SIGINT)
+    assert code == 130, err
+    kept = load_checkpoint(out / CHECKPOINT).epoch  # the first's files: whole and its own
+    assert kept >= 1
+    assert len(json.loads((out / HISTORY).read_text())["epochs"]) == kept
+    assert json.loads((out / HISTORY).read_text())["config"]["train"]["epochs"] == 1000
 
 
 # ---------------------------------------------------------------- a full disk
