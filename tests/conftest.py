@@ -88,3 +88,25 @@ def _train_quick_lenet5(mnist_dir: Path, out: Path) -> None:
     config = replace(default_config("lenet5"), epochs=1)
     splits = load_splits("mnist", mnist_dir, limit_train=20_000)
     train(LeNet5Spec(), config, splits, "numpy", out, log=None, show_progress=False)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium as root, offline: no sandbox, no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """pytest-playwright's Chromium is Debian's: never `playwright install` (offline)."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does) for browser tests"
+        )
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}

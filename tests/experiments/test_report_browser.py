@@ -9,23 +9,7 @@ import pytest
 
 from mnistlab.experiments import report
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.xdist_group("tiny_report"),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)",
-    ),
-]
+pytestmark = pytest.mark.xdist_group("tiny_report")
 
 IMAGES = "els => els.map(e => ({src: e.src.slice(0, 22), ok: e.complete && e.naturalWidth > 0}))"
 TABLES = """ts => ts.map(t => ({head: t.querySelectorAll('thead th').length,
@@ -37,7 +21,9 @@ LANDED = """id => { const top = document.getElementById(id).getBoundingClientRec
     return Math.abs(top) < 2 || (bottom && top >= 0); }"""
 
 
-def test_report_in_chromium(tiny_report: dict, tmp_path: Path) -> None:
+def test_report_in_chromium(
+    tiny_report: dict, tmp_path: Path, browser_type_launch_args: dict
+) -> None:
     from playwright.sync_api import sync_playwright
 
     url = (tiny_report["out"] / report.REPORT_HTML).resolve().as_uri()
@@ -53,7 +39,7 @@ def test_report_in_chromium(tiny_report: dict, tmp_path: Path) -> None:
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(**browser_type_launch_args)  # Debian's (conftest)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.route("**/*", only_local)

@@ -17,16 +17,6 @@ from PIL import Image
 
 from mnistlab.data.mnist import load_splits
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @dataclass
 class Server:
@@ -93,13 +83,3 @@ def mnist_pngs(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> lis
         Image.fromarray(ink).resize((140, 140), Image.Resampling.BICUBIC).save(path)
         paths.append(path)
     return paths
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """pytest-playwright's Chromium is Debian's: never `playwright install` (offline)."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does) for browser tests"
-        )
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
