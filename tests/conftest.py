@@ -104,7 +104,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """pytest-playwright's Chromium is Debian's: never `playwright install` (offline)."""
+    """pytest-playwright drives Debian's Chromium (offline: no browser is downloaded)."""
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does) for browser tests"
