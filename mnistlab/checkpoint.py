@@ -39,7 +39,7 @@ import numpy as np
 
 from mnistlab.config import TrainConfig
 from mnistlab.errors import UserError
-from mnistlab.fileio import write_bytes
+from mnistlab.fileio import read_safetensors, write_safetensors
 from mnistlab.learner import Learner, OptimizerState
 from mnistlab.models.spec import ModelSpec, parameter_mismatch, spec_from_json
 from mnistlab.protocol import History
@@ -111,9 +111,7 @@ def checksum(tensors: dict[str, np.ndarray], header: dict[str, str]) -> str:
 
 
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> None:
-    from safetensors.numpy import save
-
-    # safetensors 0.8 silently corrupts non-C-contiguous arrays: always hand it contiguous ones.
+    # Contiguous before the checksum reads their bytes (write_safetensors would too).
     tensors = {f"params.{n}": np.ascontiguousarray(p) for n, p in checkpoint.params.items()}
     for slot, by_name in checkpoint.optimizer.slots.items():
         for name, tensor in by_name.items():
@@ -134,21 +132,17 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Non
         "mnistlab": json.dumps(software()),
     }
     header["checksum"] = checksum(tensors, header)
-    write_bytes(path, save(tensors, metadata=header))
+    write_safetensors(path, tensors, header)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and verify a checkpoint; anything wrong with it is one line naming the file."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            header = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-    except Exception as exc:  # safetensors raises several unrelated types for bad files
+        header, tensors = read_safetensors(path)
+    except ValueError as exc:
         raise CheckpointError(
             f"{path} is damaged or truncated and cannot be read ({exc})"
         ) from None

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mnistlab.errors import UserError
 
 
@@ -98,3 +100,31 @@ def write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> 
     """Let `writer` fill a temporary file (e.g. savefig), then move it into place."""
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+def write_safetensors(
+    path: str | os.PathLike[str], tensors: dict[str, np.ndarray], metadata: dict[str, str]
+) -> None:
+    """Write a safetensors file atomically (model files and checkpoints alike).
+
+    safetensors 0.8 silently corrupts non-C-contiguous arrays, so every array is made
+    contiguous here, once for every caller. Serialised in memory and written by
+    write_bytes, so a full disk is one line naming the file.
+    """
+    from safetensors.numpy import save
+
+    contiguous = {name: np.ascontiguousarray(t) for name, t in tensors.items()}
+    write_bytes(path, save(contiguous, metadata=metadata))
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """A safetensors file's header and tensors; ValueError with the reason if unreadable."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            header = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises several unrelated types for bad files
+        raise ValueError(str(exc)) from None
+    return header, tensors

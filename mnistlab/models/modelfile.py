@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mnistlab.errors import ModelFileError, UserError
-from mnistlab.fileio import write_bytes
+from mnistlab.fileio import read_safetensors, write_safetensors
 from mnistlab.models.spec import ModelSpec, parameter_mismatch, parse_hidden, spec_from_json
 from mnistlab.runinfo import software
 
@@ -43,11 +43,8 @@ def save_model(
     params: dict[str, np.ndarray],
     info: dict[str, Any] | None = None,
 ) -> None:
-    from safetensors.numpy import save
-
     _check_params(spec, params, where="model to save")
-    # safetensors 0.8 silently corrupts non-C-contiguous arrays: always hand it contiguous ones.
-    tensors = {name: np.ascontiguousarray(params[name]) for name in spec.parameter_shapes()}
+    tensors = {name: params[name] for name in spec.parameter_shapes()}
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -55,21 +52,16 @@ def save_model(
         "info": json.dumps(info or {}),
         "mnistlab": json.dumps(software()),
     }
-    # Serialised here and written by fileio, so a full disk is one line naming the file.
-    write_bytes(path, save(tensors, metadata=metadata))
+    write_safetensors(path, tensors, metadata)
 
 
 def load_model(path: str | os.PathLike[str]) -> ModelFile:
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            metadata = f.metadata() or {}
-            params = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
-    except Exception as exc:  # safetensors raises several unrelated types for bad files
+        metadata, params = read_safetensors(path)
+    except ValueError as exc:
         raise ModelFileError(f"{path} is not a model file mnistlab can read ({exc})") from None
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not an mnistlab model file")
