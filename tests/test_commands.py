@@ -161,7 +161,13 @@ def test_summary_json_and_table(capsys, tmp_path: Path) -> None:
     code, out, _ = run_cli(capsys, "summary", str(path), "--json")
     assert code == 0
     s = json.loads(out)
+    assert set(s) == {"model", "input_shape", "params", "macs", "flops", "layers"}
+    assert s["model"] == {"model": "mlp", "hidden": [30], "activation": "sigmoid"}  # as saved
+    assert s["input_shape"] == [784]
     assert (s["params"], s["macs"], s["flops"]) == (23_860, 23_820, 47_640)
+    keys = {"name", "kind", "output_shape", "params", "macs", "flops"}
+    assert all(set(r) == keys for r in s["layers"])
+    assert [r["output_shape"] for r in s["layers"]] == [[30], [10]]
     assert [(r["name"], r["params"], r["macs"]) for r in s["layers"]] == [
         ("layers.0", 23_550, 23_520),
         ("layers.1", 310, 300),

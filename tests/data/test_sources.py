@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import re
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -162,11 +164,22 @@ def test_a_failed_download_leaves_no_empty_data_dir(
     assert list(tmp_path.iterdir()) == []  # neither data/mnist/ nor data/
     err = capsys.readouterr().err
     assert f"MNIST not found: downloading it into {tmp_path / 'data' / 'mnist'}/" in err
+    # urllib's URLError is reported by its reason, without the wrapper's name
+    refused = "warning: skipping http://127.0.0.1:1/train-images-idx3-ubyte.gz: [Errno"
+    assert refused in err and "Connection refused" in err and "URLError" not in err
 
 
 def test_unknown_dataset() -> None:
-    with pytest.raises(UserError, match="unknown dataset 'emnist'"):
+    known = re.escape("unknown dataset 'emnist' (known: mnist, fashion-mnist)")
+    with pytest.raises(UserError, match=f"^{known}$"):
         sources.get_dataset("emnist")
+
+
+def test_class_names_come_from_the_dataset() -> None:
+    assert sources.class_names("mnist") == tuple("0123456789")
+    assert sources.class_names("fashion-mnist") == sources.FASHION_CLASSES
+    assert sources.FASHION_CLASSES[0] == "T-shirt/top"
+    assert sources.FASHION_CLASSES[9] == "Ankle boot"
 
 
 # A local web server with one mirror per misbehaviour, reached only on 127.0.0.1.
@@ -188,12 +201,15 @@ def wrong_payload(body: bytes) -> bytes:
 
 
 class Mirror(BaseHTTPRequestHandler):
+    """/<kind>/<file>: "good" serves the file; every other kind misbehaves in its own way
+    ("images" serves only the image files, "nolength" sends no Content-Length)."""
+
     files: ClassVar[dict[str, bytes]] = {}
 
     def do_GET(self) -> None:
         kind, _, name = self.path.strip("/").partition("/")
         body = self.files.get(name)
-        if kind == "missing" or body is None:
+        if kind == "missing" or body is None or (kind == "images" and "images" not in name):
             self.send_error(404)
             return
         if kind == "slow":
@@ -201,7 +217,8 @@ class Mirror(BaseHTTPRequestHandler):
         if kind == "wrong":
             body = wrong_payload(body)
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        if kind != "nolength":  # HTTP/1.0: the body then ends when the connection closes
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if kind == "corrupt":
             body = flip_bytes(body)
@@ -242,7 +259,9 @@ def test_download_skips_bad_mirrors(server: str, tmp_path, monkeypatch, capsys) 
         assert idx.md5_hex(idx.read_payload(dest / f"{file.name}.gz")) == file.md5
     warnings = capsys.readouterr().err.splitlines()
     assert sum("HTTP 404" in line for line in warnings) == 4
-    assert sum("/corrupt/" in line and "corrupt gzip data" in line for line in warnings) == 4
+    for name in GZ_NAMES:  # each names the mirror's URL, then the file and what is wrong
+        corrupt = f"warning: skipping {server}/corrupt/{name}: {name}: truncated or corrupt gzip"
+        assert sum(line.startswith(corrupt) for line in warnings) == 1
     assert not any(".tmp" in line for line in warnings)  # errors name the real file
     assert not any("/good/" in line for line in warnings)
     assert sources.locate(mirrors=[f"{server}/missing/"]) == dest  # no second download
@@ -256,7 +275,64 @@ def test_download_survives_timeouts_and_cut_connections(server: str, tmp_path, c
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     err = capsys.readouterr().err
     assert "slow/train-labels-idx1-ubyte.gz: timed out" in err
-    assert "connection closed after 14451 of 28902 bytes" in err
+    cut = f"skipping {server}/truncated/{path.name}: {path.name}: connection closed after"
+    assert f"{cut} 14451 of 28902 bytes" in err
+
+
+def test_the_timeout_reaches_every_request(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """locate → download → fetch → urlopen: a mirror slower than `timeout` is given up
+    (the slow mirror does answer, after 3 × TIMEOUT: a lost timeout waits for it)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    sources.DEFAULT_DIR.mkdir(parents=True)
+    for file in (MNIST.train_images, MNIST.test_images, MNIST.test_labels):
+        (sources.DEFAULT_DIR / file.name).touch()  # present: only the labels are to fetch
+    sources.locate(mirrors=[f"{server}/slow/", f"{server}/good/"], timeout=TIMEOUT)
+    err = capsys.readouterr().err
+    assert f"warning: skipping {server}/slow/train-labels-idx1-ubyte.gz: timed out" in err
+    assert (sources.DEFAULT_DIR / "train-labels-idx1-ubyte.gz").stat().st_size == 28902
+
+
+def test_a_mirror_that_sends_no_length_is_read_to_the_end(
+    server: str, tmp_path: Path, capsys
+) -> None:
+    """Without Content-Length there is no total to check a short read against; the
+    payload's MD5 still guards the file."""
+    file = MNIST.train_labels
+    path = sources.fetch(file, tmp_path, [f"{server}/nolength/"], timeout=TIMEOUT)
+    assert idx.md5_hex(idx.read_payload(path)) == file.md5
+    assert capsys.readouterr().err == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_download_shows_a_progress_bar_then_erases_it(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    sources.fetch(MNIST.train_labels, tmp_path, [f"{server}/good/"], timeout=TIMEOUT)
+    shown = screen.getvalue()
+    frames = shown.split("\r")
+    # the file's name, bytes done of its size in k/M, a rate in bytes per second
+    assert frames[1].startswith("train-labels-idx1-ubyte.gz:   0%|")
+    assert "| 0.00/28.9k [" in frames[1] and "?B/s]" in frames[1]
+    # cleared when done, without a new line: the next output starts on a clean line
+    assert frames[-1] == "" and frames[-2].strip() == "" and "\n" not in shown
+
+
+def test_a_mirror_that_is_not_a_url_is_reported_by_its_error(tmp_path: Path, capsys) -> None:
+    with pytest.raises(DataError, match=r"from any of the 1 mirror\(s\)"):
+        sources.fetch(MNIST.train_labels, tmp_path, ["mirror.example.org/mnist/"])
+    url = "mirror.example.org/mnist/train-labels-idx1-ubyte.gz"
+    assert capsys.readouterr().err == (
+        f"warning: skipping {url}: ValueError: unknown url type: '{url}'\n"
+    )
 
 
 def test_all_mirrors_fail(server: str, tmp_path: Path, capsys) -> None:
@@ -266,6 +342,30 @@ def test_all_mirrors_fail(server: str, tmp_path: Path, capsys) -> None:
         sources.download(dest, MNIST, mirrors, timeout=TIMEOUT)
     assert not dest.exists()  # the folder this download created is not left behind empty
     assert len(capsys.readouterr().err.splitlines()) == 3
+
+
+def test_a_failed_download_keeps_the_files_it_got(server: str, tmp_path: Path) -> None:
+    """The next run fetches only what is missing; MNIST names no package to install."""
+    dest = tmp_path / "new" / "mnist"
+    message = (
+        "could not download train-labels-idx1-ubyte.gz from any of the 1 mirror(s); "
+        "download MNIST yourself and pass --data-dir"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        sources.download(dest, MNIST, [f"{server}/images/"], timeout=TIMEOUT)
+    assert [p.name for p in dest.iterdir()] == ["train-images-idx3-ubyte.gz"]
+
+
+def test_fashion_mnist_names_debians_package_when_no_mirror_serves_it(
+    server: str, tmp_path: Path
+) -> None:
+    message = (
+        "could not download train-labels-idx1-ubyte.gz from any of the 1 mirror(s); "
+        "download Fashion-MNIST yourself and pass --data-dir; "
+        "or install Debian's copy: apt-get install dataset-fashion-mnist"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
+        sources.fetch(FASHION.train_labels, tmp_path, [f"{server}/missing/"], TIMEOUT, FASHION)
 
 
 def test_a_leftover_temporary_file_is_not_data(server: str, tmp_path: Path) -> None:
@@ -285,7 +385,7 @@ def test_a_well_formed_file_with_the_wrong_content_is_refused(
     path = sources.fetch(file, tmp_path, [f"{server}/wrong/", f"{server}/good/"], timeout=TIMEOUT)
     assert idx.md5_hex(idx.read_payload(path)) == file.md5
     (warning,) = capsys.readouterr().err.splitlines()
-    assert "/wrong/train-labels-idx1-ubyte.gz" in warning
+    assert "/wrong/train-labels-idx1-ubyte.gz: train-labels-idx1-ubyte.gz: " in warning
     assert "checksum mismatch (MD5 " in warning and f"expected {file.md5})" in warning
     with pytest.raises(DataError, match=r"from any of the 1 mirror\(s\)"):
         sources.fetch(file, tmp_path / "empty", [f"{server}/wrong/"], timeout=TIMEOUT)

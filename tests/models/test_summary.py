@@ -87,3 +87,67 @@ def test_lenet5_table_by_hand() -> None:
     from mnistlab.models.summary import format_summary
 
     assert format_summary(summarize(LeNet5Spec())) == LENET5_TABLE
+
+
+class LayerLog:
+    """What a PyTorch network runs on a batch of images: each convolution, pooling and
+    linear operation in order, named by its module (pools, which are functions, by their
+    order), with the shapes one image has going in and coming out."""
+
+    OPS = ("conv2d", "max_pool2d", "linear")
+
+    def __init__(self, model) -> None:
+        from torch import nn
+        from torch.overrides import TorchFunctionMode
+
+        self.ops: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+        self.modules: list[str] = []  # conv and linear modules, in the order they ran
+        log = self
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                if getattr(func, "__name__", "") in LayerLog.OPS:
+                    log.ops.append((func.__name__, args[0].shape[1:], out.shape[1:]))
+                return out
+
+        self.mode = Mode()
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                module.register_forward_hook(lambda *_, name=name: self.modules.append(name))
+
+    def layers(self) -> list[tuple[str, list[int]]]:
+        names, pools = iter(self.modules), 0
+        rows = []
+        for op, _, shape in self.ops:
+            pools += op == "max_pool2d"
+            rows.append((f"pool{pools}" if op == "max_pool2d" else next(names), list(shape)))
+        return rows
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [MLPSpec((7, 5)), LeNet5Spec(), ConvNetSpec(), ConvNetSpec((5, 7), 9)],
+    ids=["mlp-7-5", "lenet5", "convnet", "convnet-small"],
+)
+def test_layers_and_shapes_are_what_the_network_runs(spec) -> None:
+    """Names, order and per-image output shapes of every layer, pooling included, and the
+    input shape, against what the PyTorch network does to a batch of 28×28 images."""
+    import numpy as np
+    import torch
+
+    from mnistlab.models.init import init_params
+    from mnistlab.pytorch_version.network import build_network
+
+    model = build_network(spec, init_params(spec, np.random.default_rng(0), "float32"), "float32")
+    log = LayerLog(model)
+    with log.mode, torch.no_grad():
+        model(torch.zeros(2, 28, 28))
+    summary = summarize(spec)
+    assert [(layer["name"], layer["output_shape"]) for layer in summary["layers"]] == log.layers()
+    assert summary["input_shape"] == list(log.ops[0][1])
+
+
+def test_a_model_without_a_cost_model_is_named() -> None:
+    with pytest.raises(TypeError, match="no cost model for 'not a spec'"):
+        summarize("not a spec")

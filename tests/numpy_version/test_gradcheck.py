@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ from mnistlab.models.spec import MLPSpec
 from mnistlab.numpy_version.gradcheck import (
     check_gradients,
     check_model_gradients,
+    numeric_slopes,
     randomize_biases,
     relative_error,
 )
@@ -139,35 +141,87 @@ def test_randomize_biases_moves_every_bias_and_no_weight() -> None:
     biases = np.concatenate([p for n, p in net.params.items() if n.endswith(".bias")])
     assert len(biases) == 100 and np.all(biases != 0) and len(np.unique(biases)) == 100
     assert 0.07 < biases.std() < 0.13  # scale 0.1
+    assert abs(biases.mean()) < 0.03  # centred: sigmoid and tanh units stay off saturation
     for name, w in weights.items():
         np.testing.assert_array_equal(net.params[name], w)
 
 
-def test_each_case_checks_the_network_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_case_checks_the_network_it_names(dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """…built from the seed and in the dtype asked for (`gradcheck --seed 5`)."""
     from mnistlab.numpy_version import gradcheck
 
-    built: list[tuple[str, tuple[int, ...]]] = []
+    built: list[tuple[MLPSpec, dict[str, np.ndarray]]] = []
 
     def network(spec, **kwargs):
-        built.append((spec.activation, spec.hidden))
-        return Network(spec, **kwargs)
+        net = Network(spec, **kwargs)
+        built.append((spec, {n: p.copy() for n, p in net.params.items()}))
+        return net
 
     monkeypatch.setattr(gradcheck, "Network", network)
-    report = check_gradients()
-    assert built == [(c["activation"], tuple(c["hidden"])) for c in report["cases"]]
-    assert {a for a, _ in built} == {"sigmoid", "tanh", "relu"}
+    report = check_gradients(dtype, seed=5)
+    names = [(spec.activation, spec.hidden) for spec, _ in built]
+    assert names == [(c["activation"], tuple(c["hidden"])) for c in report["cases"]]
+    assert {a for a, _ in names} == {"sigmoid", "tanh", "relu"}
+    for spec, params in built:
+        expected = Network(spec, seed=5, dtype=dtype).params
+        for name, p in params.items():  # as built, before randomize_biases
+            assert p.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(p, expected[name])
 
 
-def test_the_checked_cost_has_the_lambda_and_n_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_case_has_a_square_weight_matrix() -> None:
+    """Widths differ from layer to layer (and from 784 and 10), so a layer built or
+    multiplied with its two sizes swapped fails on shapes instead of passing unseen."""
+    for case in check_gradients()["cases"]:
+        sizes = [784, *case["hidden"], 10]
+        assert all(a != b for a, b in itertools.pairwise(sizes)), sizes
+
+
+def test_float32_shows_why_nobody_checks_in_float32() -> None:
+    """With h = 1e-2, rounding (ε·C/h) and truncation (h²) leave errors far above float64's
+    but still small for the smooth activations; ReLU's kink can fall inside a 1e-2 nudge."""
+    cases = check_gradients("float32")["cases"]
+    assert all(c["max_rel_error"] > 1e-5 for c in cases)  # float64 gives about 1e-8
+    assert all(c["max_rel_error"] < 1e-2 for c in cases if c["activation"] != "relu")
+    assert all(c["max_rel_error"] < 0.5 for c in cases)
+
+
+def test_sampled_entries_are_distinct_and_as_many_as_asked(monkeypatch) -> None:
+    """Sampling is without replacement: 39 of a 40-entry tensor are 39 different entries."""
     from mnistlab.numpy_version import gradcheck
 
-    made: list[tuple[float, int]] = []
+    checked: list[np.ndarray] = []
 
-    def learner(model, config, n_train):
-        made.append((config.l2, n_train))
-        return NumpyLearner(model, config, n_train)
+    def record(cost, p, entries, h):
+        checked.append(entries)
+        return numeric_slopes(cost, p, entries, h)
 
-    monkeypatch.setattr(gradcheck, "NumpyLearner", learner)
+    monkeypatch.setattr(gradcheck, "numeric_slopes", record)
     net, x, y = small()
-    check_model_gradients(net, x, y, l2=3.0, n_train=7, max_entries=5)
-    assert made == [(3.0, 7)]
+    check_model_gradients(net, x, y, max_entries=39)
+    assert [len(np.unique(e)) for e in checked] == [39, 5, 20, 4, 39, 10]
+    assert [len(e) for e in checked] == [39, 5, 20, 4, 39, 10]
+
+
+def test_the_seed_fixes_what_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gradcheck --seed S` reports the same numbers every time; another seed checks other
+    networks and other entries (40 of each tensor larger than that, the rest in full)."""
+    from mnistlab.numpy_version import gradcheck
+
+    counts: list[tuple[int, int]] = []
+    sampled: list[tuple[int, ...]] = []
+
+    def record(cost, p, entries, h):
+        counts.append((p.size, len(entries)))
+        if len(entries) < p.size:
+            sampled.append(tuple(entries))
+        return numeric_slopes(cost, p, entries, h)
+
+    monkeypatch.setattr(gradcheck, "numeric_slopes", record)
+    first, again, other = (check_gradients(seed=s) for s in (3, 3, 4))
+    assert first == again
+    assert all(a != b for a, b in zip(first["cases"], other["cases"], strict=True))
+    assert all(n == min(size, 40) for size, n in counts) and sampled
+    third = len(sampled) // 3
+    assert sampled[:third] == sampled[third : 2 * third] != sampled[2 * third :]
