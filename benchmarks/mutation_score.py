@@ -56,7 +56,10 @@ MODULES = {
         for name in names
     ],
 }
-STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 34: "skipped", 36: "timeout"}
+# mutmut's exit codes (mutmut.stats.status_by_exit_code): ±24 and 152 are SIGXCPU, sent
+# when a mutant runs past mutmut's time limit.
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped"}
+STATUS |= dict.fromkeys((36, 24, -24, 152, 255), "timeout")
 
 
 def run_module(patterns: list[str], children: int) -> int:

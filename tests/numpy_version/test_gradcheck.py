@@ -225,3 +225,18 @@ def test_the_seed_fixes_what_is_checked(monkeypatch: pytest.MonkeyPatch) -> None
     assert all(n == min(size, 40) for size, n in counts) and sampled
     third = len(sampled) // 3
     assert sampled[:third] == sampled[third : 2 * third] != sampled[2 * third :]
+
+
+def test_the_checked_cost_has_the_lambda_and_n_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnistlab.numpy_version import gradcheck
+
+    made: list[tuple[float, int]] = []
+
+    def learner(model, config, n_train):
+        made.append((config.l2, n_train))
+        return NumpyLearner(model, config, n_train)
+
+    monkeypatch.setattr(gradcheck, "NumpyLearner", learner)
+    net, x, y = small()
+    check_model_gradients(net, x, y, l2=3.0, n_train=7, max_entries=5)
+    assert made == [(3.0, 7)]
