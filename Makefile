@@ -41,7 +41,7 @@ serve: setup
 	$(BIN)/mnistlab serve
 
 # Mutation score of the modules that produce the numbers a user reads (docs/mutation.md).
-# Not part of `make test`: about 40 minutes on 2 free cores. Results accumulate in mutants/.
+# Not part of `make test`: about 25 minutes on 2 shared cores. Results accumulate in mutants/.
 mutate: setup
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,mutate]'
 	nice -n 15 $(BIN)/python benchmarks/mutation_score.py
