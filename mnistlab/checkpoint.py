@@ -84,7 +84,7 @@ def capture(
         params=learner.params(),
         optimizer=learner.optimizer_state(),
         rng=rng.bit_generator.state,
-        history=History.from_json(json.loads(json.dumps(history.to_json()))),
+        history=history,
         backend=backend,
         step=learner.steps_done,
     )

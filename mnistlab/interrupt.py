@@ -62,10 +62,8 @@ def signals_deferred() -> Iterator[None]:
     _held += 1
     try:
         yield
-    except BaseException:
+    finally:
         _held -= 1
-        raise
-    _held -= 1
     if not _held and _pending is not None:
         signum, _pending = _pending, None
         raise Interrupted(signum)

@@ -107,19 +107,18 @@ def train(
         if resume is None:
             clear_run_dir(out)
 
-    def on_improve(record: EpochRecord, history: History) -> None:
-        if out is not None:
-            info = {
-                "backend": backend,
-                "train": config.to_json(),
-                "best": history.best,
-                "dataset": splits.dataset,
-            }
-            with signals_deferred():
-                save_model(out / MODEL, spec, learner.params(), info)
-
     def on_epoch(record: EpochRecord, history: History) -> None:
+        # one hold for all of an epoch's files: a signal cannot leave a best model of
+        # epoch N beside the history and checkpoint of epoch N-1
         with signals_deferred():
+            if out is not None and history.best and history.best["epoch"] == record.epoch:
+                info = {
+                    "backend": backend,
+                    "train": config.to_json(),
+                    "best": history.best,
+                    "dataset": splits.dataset,
+                }
+                save_model(out / MODEL, spec, learner.params(), info)
             if out is not None:
                 write_json(out / HISTORY, history.to_json())
             if checkpoint is not None:
@@ -136,7 +135,6 @@ def train(
             config.epochs,
             history.config,
             seed=config.seed,
-            on_improve=on_improve,
             on_epoch=on_epoch,
             show_progress=show_progress,
             history=history,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from mnistlab.commands import common
 from mnistlab.errors import UserError
+from mnistlab.fileio import check_writable_dir
 
 if TYPE_CHECKING:  # the report machinery (matplotlib, joblib) loads only when it runs
     from mnistlab.experiments.report_plan import ReportPlan
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab.experiments import report
 
     out = Path(args.out)
-    report.check_out(out)
+    check_writable_dir(out)
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")

@@ -24,8 +24,9 @@ from mnistlab.errors import UserError
 # read one checkpoint layout), and
 # --device too.
 RUN_FLAGS = (
-    "model", "hidden", "activation", "batch_size", "lr", "lr_decay", "schedule", "warmup",
-    "l2", "optimizer", "momentum", "beta1", "beta2", "seed", "dtype", "dataset", "limit_train",
+    "model", "hidden", "activation",
+    *(f for f in common.RECIPE_FIELDS if f != "epochs"),
+    "seed", "dtype", "dataset", "limit_train",
 )  # fmt: skip
 
 

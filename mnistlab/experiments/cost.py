@@ -28,7 +28,6 @@ class Point:
     test_acc: float
     seconds: float  # all epochs: training plus scoring validation (and test)
     params: int
-    flops: int
     source: str  # the run directory or results file it was read from
 
     def cost(self, measure: str) -> float:
@@ -52,14 +51,12 @@ def sweep_points(rows: Sequence[dict[str, Any]], backend: str, source: str) -> l
     """One point per sweep cell (its results.jsonl row): k hidden layers of m neurons."""
     from mnistlab.experiments.grid import Cell
 
+    family = f"MLP, {BACKEND_LABELS.get(backend, backend)} (sweep)"
     points = []
     for r in rows:
-        cost = summarize(MLPSpec(hidden=Cell(r["k"], r["m"]).hidden))
-        family = f"MLP, {BACKEND_LABELS.get(backend, backend)} (sweep)"
+        params = summarize(MLPSpec(hidden=Cell(r["k"], r["m"]).hidden))["params"]
         name = f"k={r['k']}, m={r['m']}"
-        points.append(
-            Point(name, family, r["test_acc"], r["seconds"], cost["params"], cost["flops"], source)
-        )
+        points.append(Point(name, family, r["test_acc"], r["seconds"], params, source))
     return points
 
 
@@ -82,6 +79,5 @@ def run_point(result: RunResult, source: str, recipe: str | None = None) -> Poin
         row["test_acc"],
         row["seconds_total"],
         row["params"],
-        row["flops"],
         source,
     )

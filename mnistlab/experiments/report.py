@@ -48,7 +48,7 @@ from mnistlab.experiments.report_plan import (
     sweep_settings,
 )
 from mnistlab.experiments.sweep import SweepSettings
-from mnistlab.fileio import check_writable_dir, write_bytes, write_text
+from mnistlab.fileio import write_bytes, write_text
 from mnistlab.runinfo import describe_software, software
 from mnistlab.training import CURVES, MODEL
 
@@ -132,10 +132,6 @@ class Stages:
         self.log(f"[{self.done}/{len(STAGES)}] {title} …")
 
 
-def check_out(out: Path) -> None:
-    check_writable_dir(out)
-
-
 def run_sweep_stage(
     plan: ReportPlan, out: Path, settings: SweepSettings, workers: int, log: Log
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
@@ -166,8 +162,8 @@ def build_report(
     workers: int = 1,
     log: Log = print,
 ) -> Inputs:
-    """Run what DIR lacks, then write report.md, figures/ and report.html."""
-    check_out(out)
+    """Run what DIR lacks, then write report.md, figures/ and report.html (the command
+    has checked that DIR can be written)."""
     stages = Stages(log)
     stages.start(STAGES[0])
     data = DataCache(dataset, data_dir)
@@ -494,10 +490,13 @@ def section_sweep(inp: Inputs) -> str:
     )
 
 
-def budget_line(result: RunResult) -> str:
+def budget(result: RunResult) -> str:
     """The budget every row of a comparison shares: epochs, data and recipe."""
-    n = result.history.config.get("n_train")
-    return f"Budget, the same on both backends: {config_line(result.plan.config, n)}."
+    return config_line(result.plan.config, result.history.config.get("n_train"))
+
+
+def budget_line(result: RunResult) -> str:
+    return f"Budget, the same on both backends: {budget(result)}."
 
 
 def backend_pairs(inp: Inputs) -> list[tuple[str, list[RunResult]]]:
@@ -529,10 +528,7 @@ def section_backends(inp: Inputs) -> str:
 
 
 def section_models(inp: Inputs) -> str:
-    budgets = [
-        f"{title}: {config_line(runs[0].plan.config, runs[0].history.config.get('n_train'))}"
-        for title, runs in backend_pairs(inp)
-    ]
+    budgets = [f"{title}: {budget(runs[0])}" for title, runs in backend_pairs(inp)]
     return "\n\n".join(
         [
             "Parameters and FLOPs per image (2 per multiply-add) come from the architecture; "

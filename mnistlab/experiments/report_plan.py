@@ -34,7 +34,11 @@ class ReportPlan:
     epochs: int
     limit_train: int | None
     lenet_epochs: int
-    lenet_limit_train: int | None
+
+    @property
+    def lenet_limit_train(self) -> int | None:
+        """LeNet-5 and the recipes train on the sweep's images."""
+        return self.limit_train
 
 
 def full_plan() -> ReportPlan:
@@ -50,7 +54,6 @@ def full_plan() -> ReportPlan:
         epochs=DEFAULT_EPOCHS,
         limit_train=None,
         lenet_epochs=LENET5_RECIPE["epochs"],
-        lenet_limit_train=None,
     )
 
 
@@ -63,7 +66,6 @@ def quick_plan() -> ReportPlan:
         epochs=2,
         limit_train=5_000,
         lenet_epochs=1,
-        lenet_limit_train=5_000,
     )
 
 
@@ -84,8 +86,7 @@ def override(
     if limit_train is not None and not 1 <= limit_train <= N_TRAIN:
         raise UserError(f"--limit-train must be between 1 and {N_TRAIN}, got {limit_train}")
     changes: dict[str, Any] = {"ks": ks, "ms": ms, "epochs": epochs, "lenet_epochs": lenet_epochs}
-    if limit_train is not None:
-        changes |= {"limit_train": limit_train, "lenet_limit_train": limit_train}
+    changes["limit_train"] = limit_train
     return replace(plan, **{k: v for k, v in changes.items() if v is not None})
 
 

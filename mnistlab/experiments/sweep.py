@@ -292,7 +292,7 @@ def _read_record(out: Path) -> dict[str, Any] | None:
         return None
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        Grid(tuple(record["grid"]["k"]), tuple(record["grid"]["m"]))
+        stored_grid(record)
         dict(record["settings"])
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{path} is not a sweep record; use another --out") from None
@@ -300,16 +300,14 @@ def _read_record(out: Path) -> dict[str, Any] | None:
 
 
 def check_out_dir(
-    out: Path, grid: Grid, settings: SweepSettings, force: bool = False
+    out: Path, grid: Grid, settings: SweepSettings, replace: bool = False
 ) -> list[dict[str, Any]]:
     """Refuse a directory that holds another sweep; return the rows this one can keep.
 
-    Only reads: a refused command leaves every byte as it was. With `force`, another
-    sweep's files are not refused but not kept either (prepare_out_dir removes them).
+    Only reads: a refused command leaves every byte as it was. With `replace` (--force,
+    and `out` holds another sweep), nothing is kept (prepare_out_dir removes it).
     """
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a directory")
-    if force and another_sweep(out, grid, settings):
+    if replace:
         return []
     record = _read_record(out)
     if record is not None:
@@ -361,7 +359,6 @@ def prepare_out_dir(
     A larger grid is recorded over the stored one (the settings stay as stored); with
     `replace`, another sweep's files are removed first. Returns a note on each of these.
     """
-    out.mkdir(parents=True, exist_ok=True)
     notes = []
     if replace:
         from mnistlab.plots.sweep import HEATMAP, SECONDS_VS_M, VAL_ACC_VS_M
@@ -373,13 +370,12 @@ def prepare_out_dir(
     record = _read_record(out)
     if record is None:
         write_json(out / SWEEP, sweep_record(grid, settings))
-    elif stored_grid(record) != grid:
-        notes.append(f"extending the sweep in {out} from {stored_grid(record).describe()}")
+    elif (stored := stored_grid(record)) != grid:
+        notes.append(f"extending the sweep in {out} from {stored.describe()}")
         write_json(out / SWEEP, {**record, "grid": grid.to_json()})
     rows, dropped = read_results(out / RESULTS)
     if dropped:
         write_text(out / RESULTS, "".join(json.dumps(row) + "\n" for row in rows))
-    if dropped:
         notes.append(
             f"dropped the unfinished last line of {out / RESULTS} (a sweep stopped while "
             "writing it); that cell is taken up again"
@@ -512,9 +508,7 @@ def run_sweep(
         settings.train_config(cell)
     with locked(out):
         replace = force and another_sweep(out, grid, settings)
-        return _run_locked(
-            grid, settings, out, workers, scheduler, connect_timeout, echo, force, replace
-        )
+        return _run_locked(grid, settings, out, workers, scheduler, connect_timeout, echo, replace)
 
 
 def _run_locked(
@@ -525,10 +519,9 @@ def _run_locked(
     scheduler: str | None,
     connect_timeout: float,
     echo: Callable[[str], None],
-    force: bool,
     replace: bool,
 ) -> SweepOutcome:
-    rows = check_out_dir(out, grid, settings, force)
+    rows = check_out_dir(out, grid, settings, replace)
     done = {Cell(r["k"], r["m"]) for r in rows}
     # Largest first: a big cell started last would leave the other workers idle at the end.
     todo = sorted((c for c in grid.cells if c not in done), key=lambda c: -c.n_params)

@@ -100,19 +100,19 @@ def check_matches(model: ModelFile, flags: dict[str, str], path: str | os.PathLi
     if clashes:
         raise ModelFileError(
             f"{path} holds {model.spec.describe()}, not what {' '.join(clashes)} asks for"
-            f"{_asked_for(recorded, wanted)} (leave the flag out: the architecture comes "
+            f"{_asked_for(model.spec, wanted)} (leave the flag out: the architecture comes "
             "from the file)"
         )
 
 
-def _asked_for(recorded: dict[str, Any], wanted: dict[str, Any]) -> str:
+def _asked_for(spec: ModelSpec, wanted: dict[str, Any]) -> str:
     """' (MLP [784, 50, 10] relu)': the file's architecture with the given flags applied."""
     try:
-        asked = spec_from_json({**recorded, **wanted})
+        asked = spec_from_json({**spec.to_json(), **wanted})
     except UserError:  # e.g. --model mlp on a LeNet-5 file: no widths to show
         return ""
     # --hidden on a LeNet-5 file changes nothing a spec can show: say nothing then.
-    return f" ({asked.describe()})" if asked != spec_from_json(recorded) else ""
+    return f" ({asked.describe()})" if asked != spec else ""
 
 
 def check_dataset(

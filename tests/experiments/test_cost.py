@@ -12,7 +12,7 @@ from mnistlab.plots.cost import plot_accuracy_vs_cost
 
 
 def point(name: str, acc: float, seconds: float, params: int = 1) -> Point:
-    return Point(name, "MLP, NumPy", acc, seconds, params, 2 * params, "x")
+    return Point(name, "MLP, NumPy", acc, seconds, params, "x")
 
 
 def test_front_keeps_what_nothing_beats() -> None:
@@ -49,7 +49,7 @@ def test_front_is_exactly_the_undominated(pairs: list[tuple[float, float]]) -> N
 
 def test_cost_figure(tmp_path: Path) -> None:
     points = [point("a", 0.9, 1.0, 100), point("b", 0.95, 30.0, 5_000), point("c", 0.8, 5, 50)]
-    points.append(Point("LeNet-5 (PyTorch)", "LeNet-5, PyTorch", 0.97, 100.0, 61_706, 1, "y"))
+    points.append(Point("LeNet-5 (PyTorch)", "LeNet-5, PyTorch", 0.97, 100.0, 61_706, "y"))
     front = pareto_front(points, lambda p: p.params)
     assert [p.name for p in front] == ["c", "a", "b", "LeNet-5 (PyTorch)"]
     path = plot_accuracy_vs_cost(points, front, "params", "parameters", tmp_path / "c.png")
