@@ -86,6 +86,11 @@ class TrainConfig:
         """The learning rate of epoch `epoch` (counted from 1) under the "epoch" schedule."""
         return self.lr * self.lr_decay ** (epoch - 1)
 
+    def total_steps(self, n_train: int) -> int:
+        """Optimiser steps in the whole run on `n_train` images: what a per-step schedule
+        spans (one number for both backends)."""
+        return self.epochs * math.ceil(n_train / self.batch_size)
+
     def lr_at_step(self, step: int, total_steps: int, epoch: int) -> float:
         """The learning rate of training step `step` (counted from 0, across epochs) of
         `total_steps`, in epoch `epoch`: what both backends set before every step.

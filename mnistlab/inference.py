@@ -22,6 +22,7 @@ from mnistlab.data.sources import class_names
 from mnistlab.learner import Learner
 from mnistlab.models.modelfile import ModelFile, load_model
 from mnistlab.models.spec import LeNet5Spec
+from mnistlab.models.summary import summarize
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Predictor:
         return {
             "architecture": spec.to_json(),
             "description": spec.describe(),
-            "parameters": int(sum(int(np.prod(s)) for s in spec.parameter_shapes().values())),
+            "parameters": summarize(spec)["params"],
             "test_acc": best.get("test_acc"),
             "val_acc": best.get("val_acc"),
             "best_epoch": best.get("epoch"),

@@ -136,6 +136,8 @@ def to_greyscale(image: Image.Image, name: str = "image") -> Image.Image:
     if not has_alpha(image):
         return image.convert("L")
     rgba = image.convert("RGBA")
+    if rgba.getchannel("A").getextrema()[0] == 255:  # opaque (the page's canvas): no compositing
+        return rgba.convert("L")
     on_white = composite(rgba, (255, 255, 255, 255))
     if ink_contrast(np.asarray(on_white, dtype=np.float32) / 255) >= MIN_CONTRAST:
         return on_white

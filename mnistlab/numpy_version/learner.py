@@ -98,7 +98,7 @@ class NumpyLearner:
         epoch = self.epochs_done + 1
         config, optimizer = self.config, self.optimizer
         per_step = config.schedule != "epoch"
-        total_steps = config.epochs * math.ceil(len(y) / config.batch_size)
+        total_steps = config.total_steps(len(y))
         optimizer.lr = config.lr_at(epoch)
         grad, step = self.grad, optimizer.step
         grads_of = self.halves.loss_and_grads if self.halves_train else self._loss_and_grads
@@ -176,12 +176,10 @@ class NumpyLearner:
         return {name: p.copy() for name, p in self.model.params.items()}
 
     def optimizer_state(self) -> OptimizerState:
-        """The optimiser's θ-sized vectors cut into per-parameter tensors (copies)."""
+        """The optimiser's θ-sized vectors cut into per-parameter tensors (views of the
+        copies `state()` returns, so apart from the live buffers)."""
         vectors, scalars = self.optimizer.state()
-        slots = {
-            slot: {name: view.copy() for name, view in self.theta.named(vector).items()}
-            for slot, vector in vectors.items()
-        }
+        slots = {slot: self.theta.named(vector) for slot, vector in vectors.items()}
         return OptimizerState(self.config.optimizer, slots, dict(scalars))
 
     def load_optimizer_state(

@@ -117,7 +117,7 @@ class TorchLearner:
         epoch = self.epochs_done + 1
         config = self.config
         per_step = config.schedule != "epoch"
-        total_steps = config.epochs * math.ceil(len(y) / config.batch_size)
+        total_steps = config.total_steps(len(y))
         self.set_lr(config.lr_at(epoch))
         self.model.train()
         # .long() copies only non-int64 labels; .to() copies only to another device
