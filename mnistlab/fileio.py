@@ -7,7 +7,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,8 @@ def check_writable_dir(path: str | os.PathLike[str], flag: str = "--out") -> Pat
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{flag} {path} is a file, not a directory")
-    existing = path
-    while not existing.exists():  # a path below a plain file does not "exist" either
-        existing = existing.parent
+    missing = missing_dirs(path)  # a path below a plain file does not "exist" either
+    existing = missing[-1].parent if missing else path
     if not existing.is_dir():
         raise UserError(f"{flag} {path} cannot be created: {existing} is a file")
     try:
@@ -75,6 +74,23 @@ def check_writable_dir(path: str | os.PathLike[str], flag: str = "--out") -> Pat
     except OSError as exc:
         raise UserError(f"{flag} {path} cannot be written: {exc.strerror or exc}") from None
     return path
+
+
+def missing_dirs(path: Path) -> list[Path]:
+    """`path` and its ancestors that do not exist yet, deepest first: the folders making
+    `path` creates, so that a failure can take them back (remove_empty_dirs)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def remove_empty_dirs(dirs: Sequence[Path]) -> None:
+    """Remove each of `dirs` (deepest first) that is empty; a folder with files stays."""
+    for directory in dirs:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def current_umask() -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mnistlab.errors import UserError
-from mnistlab.fileio import check_writable_dir
+from mnistlab.fileio import check_writable_dir, missing_dirs, remove_empty_dirs
 
 LOCK = ".mnistlab.lock"
 ASIDE = ".replaced"
@@ -32,7 +32,7 @@ def locked(path: str | Path, flag: str = "--out") -> Iterator[Path]:
     from filelock import FileLock, Timeout
 
     path = check_writable_dir(path, flag)
-    created = _missing_parents(path)
+    created = missing_dirs(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -41,7 +41,7 @@ def locked(path: str | Path, flag: str = "--out") -> Iterator[Path]:
     try:
         lock.acquire()
     except Timeout:
-        _remove_if_empty(created)
+        remove_empty_dirs(created)
         raise UserError(
             f"{path} is in use by another mnistlab process; wait for it to finish "
             "or choose another --out"
@@ -51,24 +51,7 @@ def locked(path: str | Path, flag: str = "--out") -> Iterator[Path]:
     finally:
         (path / LOCK).unlink(missing_ok=True)
         lock.release()
-        _remove_if_empty(created)
-
-
-def _missing_parents(path: Path) -> list[Path]:
-    """`path` and its ancestors that do not exist yet, deepest first."""
-    missing = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _remove_if_empty(created: list[Path]) -> None:
-    for directory in created:
-        try:
-            directory.rmdir()
-        except OSError:
-            return  # not empty (a run is in it) or already gone
+        remove_empty_dirs(created)
 
 
 class ClaimedRun:

@@ -23,7 +23,7 @@ from mnistlab.errors import UserError
 from mnistlab.fileio import check_writable_dir
 from mnistlab.models.spec import LeNet5Spec
 
-DEFAULT_LENET_EPOCHS = 15
+DEFAULT_LENET_EPOCHS = common.LENET5.epochs  # its recipe's
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -14,7 +14,6 @@ recompress the files, so the same data arrives in different gzip wrappers.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import sys
@@ -28,7 +27,7 @@ from tqdm import tqdm
 
 from mnistlab.data import idx
 from mnistlab.errors import DataError, UserError
-from mnistlab.fileio import atomic_path
+from mnistlab.fileio import atomic_path, missing_dirs, remove_empty_dirs
 
 ENV_VAR = "MNISTLAB_DATA"
 DEFAULT_ROOT = Path("data")  # relative to the current working directory, not to the clone
@@ -213,16 +212,14 @@ def download(
     are removed, so a later run does not mistake them for a data directory.
     """
     dest = Path(dest)
-    created = [p for p in (dest, *dest.parents) if not p.exists()]
+    created = missing_dirs(dest)
+    urls = dataset.mirrors if mirrors is None else mirrors
     try:
         for file in dataset.files:
             if find_file(dest, file) is None:
-                urls = dataset.mirrors if mirrors is None else mirrors
                 fetch(file, dest, urls, timeout, dataset)
     except BaseException:
-        for folder in created:  # deepest first
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only when empty
+        remove_empty_dirs(created)
         raise
 
 

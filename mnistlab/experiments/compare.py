@@ -487,7 +487,7 @@ def model_table(rows: list[dict[str, Any]], base: Path | None = None) -> str:
 def config_line(config: TrainConfig, n_train: int | None) -> str:
     """The settings every row of a table shares, in one line."""
     data = f"{n_train:,} training images" if n_train else "all training images"
-    epochs = f"{config.epochs} epoch" + ("" if config.epochs == 1 else "s")
+    epochs = plural(config.epochs, "epoch")
     decay = f" × {config.lr_decay:g} per epoch" if config.lr_decay != 1 else ""
     if config.schedule == "onecycle":
         decay = f" one-cycle ({config.warmup:.0%} warm-up)"
@@ -557,7 +557,7 @@ def run_compare(
     data: DataCache,
     *,
     limit_train: int | None = None,
-    lenet_epochs: int = 15,
+    lenet_epochs: int = LENET5_RECIPE["epochs"],
     lenet_backend: str = "torch",
     force: bool = False,
     workers: int = 1,

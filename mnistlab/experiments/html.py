@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def html_page(markdown: str, title: str, base: Path) -> str:
     body = md.render(markdown, {"base": base})
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{title}</title>\n"
+        f"<title>{escape(title)}</title>\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
     )
