@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.models.spec import ConvNetSpec
-from mnistlab.numpy_version.layers import Conv2DPool2x2, as_images, dense
+from mnistlab.numpy_version.layers import Conv2DPool2x2, as_images, dense, in_chunks
 from mnistlab.numpy_version.model import relu, relu_prime, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
 
@@ -56,9 +56,7 @@ class ConvNet:
     def forward(self, x: Array) -> Array:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
         a0 = as_images(x, self.dtype, "the convnet")
-        starts = range(0, max(a0.shape[1], 1), self.CHUNK)
-        chunks = [self._logits(a0[:, i : i + self.CHUNK], cache=False)[-1].T for i in starts]
-        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        return in_chunks(lambda a: self._logits(a, cache=False)[-1].T, a0, self.CHUNK)
 
     def loss_and_grads(
         self, x: Array, y: Array, *, scale: float = 1.0, out: ParameterVector | None = None

@@ -33,6 +33,7 @@ against 3 ms of work).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -78,6 +79,13 @@ def as_images(x: np.ndarray, dtype: np.dtype, who: str) -> np.ndarray:
     if x.ndim == 0 or x.size != len(x) * IMAGE_SIDE * IMAGE_SIDE:
         raise UserError(f"{who} needs 28×28 images, got an array of shape {x.shape}")
     return x.reshape(1, len(x), IMAGE_SIDE, IMAGE_SIDE)
+
+
+def in_chunks(logits: Callable[[np.ndarray], np.ndarray], a0: np.ndarray, chunk: int) -> np.ndarray:
+    """`logits` (n, 10) of each `chunk` images of a0 (1, N, 28, 28), stacked: big sets go
+    through in pieces, so the scratch arrays stay bounded."""
+    parts = [logits(a0[:, i : i + chunk]) for i in range(0, max(a0.shape[1], 1), chunk)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def dense(weight: np.ndarray, x: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -195,6 +203,23 @@ class Conv2D:
         return wide.reshape(o, -1)
 
 
+def max_of_corners(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, *, winners: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The maximum of each 2×2 window given as its corners (a b / c d), and with `winners`
+    which corner won: a later one only when strictly greater, as in PyTorch's scan."""
+    top, bottom = np.maximum(a, b), np.maximum(c, d)
+    won = (b > a, d > c, bottom > top) if winners else ()
+    return np.maximum(top, bottom, out=top), won
+
+
+def corner_masks(won: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Where each corner a, b, c, d won, from max_of_corners' record: one true per window."""
+    right_top, right_bottom, lower = won
+    upper = ~lower
+    return (upper & ~right_top, upper & right_top, lower & ~right_bottom, lower & right_bottom)
+
+
 class MaxPool2x2:
     """2×2 max pooling with stride 2 on (C, N, H, W); an odd last row/column is dropped.
 
@@ -214,23 +239,20 @@ class MaxPool2x2:
 
     def forward(self, x: np.ndarray, *, cache: bool = True) -> np.ndarray:
         """(C, N, H, W) → (C, N, H//2, W//2); with cache, remembers each window's winner."""
-        a, b, c, d = self._corners(x)
-        top, bottom = np.maximum(a, b), np.maximum(c, d)
-        # A later element wins only when strictly greater, as in PyTorch's scan.
-        self._cache = ((b > a, d > c, bottom > top), x.shape) if cache else None
-        return np.maximum(top, bottom, out=top)
+        pooled, won = max_of_corners(*self._corners(x), winners=cache)
+        self._cache = (won, x.shape) if cache else None
+        return pooled
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Send each pooled gradient to its window's winner; the other three get zero."""
         if self._cache is None:
             raise RuntimeError("MaxPool2x2.backward needs a forward(..., cache=True) first")
-        (right_top, right_bottom, lower), x_shape = self._cache
+        won, x_shape = self._cache
         self._cache = None
-        upper = ~lower
         ho, wo = dout.shape[2:]
         even = x_shape[2] == 2 * ho and x_shape[3] == 2 * wo
         dx = (np.empty if even else np.zeros)(x_shape, dtype=dout.dtype)
-        masks = (upper & ~right_top, upper & right_top, lower & ~right_bottom, lower & right_bottom)
+        masks = corner_masks(won)
         for (i, j), mask in zip(((0, 0), (0, 1), (1, 0), (1, 1)), masks, strict=True):
             np.multiply(dout, mask, out=dx[:, :, i : 2 * ho : 2, j : 2 * wo : 2])
         return dx
@@ -289,12 +311,9 @@ class Conv2DPool2x2:
         np.copyto(cols.reshape(windows.shape), windows)  # im2col, corner order
         z = self.work.take("z", (o, 4, n * hq * wq), x.dtype)
         np.matmul(weight.reshape(o, c * k * k), cols, out=z.reshape(o, -1))
-        z00, z01, z10, z11 = z[:, 0], z[:, 1], z[:, 2], z[:, 3]
-        top, bottom = np.maximum(z00, z01), np.maximum(z10, z11)
-        winners = (z01 > z00, z11 > z10, bottom > top) if cache else ()
-        out = np.maximum(top, bottom, out=top)
+        out, won = max_of_corners(z[:, 0], z[:, 1], z[:, 2], z[:, 3], winners=cache)
         out += bias[:, None]
-        self._cache = (cols, weight, winners, x.shape) if cache else None
+        self._cache = (cols, weight, won, x.shape) if cache else None
         return out.reshape(o, n, hq, wq)
 
     def backward(
@@ -303,14 +322,12 @@ class Conv2DPool2x2:
         """∂L/∂pooled (O, N, Hq, Wq) → (∂L/∂x or None, ∂L/∂W, ∂L/∂b)."""
         if self._cache is None:
             raise RuntimeError("Conv2DPool2x2.backward needs a forward(..., cache=True) first")
-        cols, weight, (right_top, right_bottom, lower), x_shape = self._cache
+        cols, weight, won, x_shape = self._cache
         self._cache = None
         o, c, k, _ = weight.shape
         d = dout.reshape(o, -1)
         dz = self.work.take("dz", (o, 4, d.shape[1]), dout.dtype)
-        upper = ~lower
-        masks = (upper & ~right_top, upper & right_top, lower & ~right_bottom, lower & right_bottom)
-        for corner, mask in enumerate(masks):
+        for corner, mask in enumerate(corner_masks(won)):
             np.multiply(d, mask, out=dz[:, corner])
         dz2 = dz.reshape(o, -1)
         dweight = (cols @ dz2.T).T.reshape(weight.shape)

@@ -14,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.models.spec import LeNet5Spec
-from mnistlab.numpy_version.layers import Conv2D, MaxPool2x2, as_images, dense, to_nchw
+from mnistlab.numpy_version.layers import (
+    Conv2D,
+    MaxPool2x2,
+    as_images,
+    dense,
+    in_chunks,
+    to_nchw,
+)
 from mnistlab.numpy_version.model import ACTIVATIONS, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
 
@@ -47,10 +54,7 @@ class LeNet5:
 
     def forward(self, x: Array) -> Array:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
-        a0 = as_images(x, self.dtype, "LeNet-5")
-        starts = range(0, max(a0.shape[1], 1), self.CHUNK)
-        chunks = [self._predict(a0[:, i : i + self.CHUNK]) for i in starts]
-        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        return in_chunks(self._predict, as_images(x, self.dtype, "LeNet-5"), self.CHUNK)
 
     def _predict(self, a0: Array) -> Array:
         """Logits (N, 10) for a (1, N, 28, 28) chunk, caching nothing."""
