@@ -279,9 +279,9 @@ def cost_points(inp: Inputs) -> list[Point]:
     the best MLP's retraining (the same network, seed and numbers as its sweep cell)."""
     backend = inp.sweep_record["settings"]["backend"]
     points = sweep_points(inp.rows, backend, f"{SWEEP_DIR}/results.jsonl")
-    names = {id(r): f"{name} recipe" for name, runs in inp.recipes.items() for r in runs}
-    runs = [r for r in inp.comparison.results if r is not inp.best_mlp]
-    return points + [run_point(r, _run_path(inp, r), names.get(id(r))) for r in runs]
+    named = [(r, None) for r in (inp.torch_mlp, *inp.lenets)]
+    named += [(r, f"{name} recipe") for name, runs in inp.recipes.items() for r in runs]
+    return points + [run_point(r, _run_path(inp, r), label) for r, label in named]
 
 
 def draw_cost_figures(inputs: Inputs) -> None:
@@ -736,11 +736,12 @@ def section_provenance(inp: Inputs) -> str:
         "code",
     ]
     cells = [
-        [str(r["k"]), str(r["m"]), str(r["seed"]), str(r.get("finished")), str(r.get("worker"))]
+        [
+            *(str(r.get(key)) for key in ("k", "m", "seed", "finished", "worker")),
+            describe_software(r.get("mnistlab")),
+        ]
         for r in inp.rows
     ]
-    for row, r in zip(cells, inp.rows, strict=True):
-        row.append(describe_software(r.get("mnistlab")))
     st = inp.sweep_record["settings"]
     return "\n\n".join(
         [
