@@ -364,6 +364,15 @@ def checkpoint_cost(
     return epoch_s, ckpt_s, size
 
 
+def scaled(seconds: float, n: int) -> float:
+    """Seconds measured on n images, scaled to a whole N_EPOCH-image epoch."""
+    return seconds * N_EPOCH / n
+
+
+def note(n: int) -> str:
+    return "" if n == N_EPOCH else f" [{n:,} imgs ×{N_EPOCH / n:g}]"
+
+
 def checkpoint_section(
     x: np.ndarray,
     y: np.ndarray,
@@ -382,11 +391,10 @@ def checkpoint_section(
         mlp_n = N_EPOCH if backend == "numpy" else n_small
         for spec, n in ((MLPSpec((100,), "relu"), mlp_n), (LeNet5Spec(), n_lenet)):
             epoch_s, ckpt_s, size = checkpoint_cost(backend, spec, x[:n], y[:n], reps)
-            epoch_s *= N_EPOCH / n
+            epoch_s = scaled(epoch_s, n)
             ratio = (epoch_s + ckpt_s) / epoch_s
-            scaled_note = "" if n == N_EPOCH else f" [{n:,} imgs ×{N_EPOCH / n:g}]"
             print(
-                f"     {spec.describe():<28} {backend:<5}: epoch {epoch_s:7.2f} s{scaled_note}, "
+                f"     {spec.describe():<28} {backend:<5}: epoch {epoch_s:7.2f} s{note(n)}, "
                 f"checkpoint {ckpt_s * 1000:6.1f} ms ({size / 1e6:.2f} MB)"
             )
             add(
@@ -471,12 +479,6 @@ def main() -> None:
             "quick": args.quick,
         }
     }
-
-    def scaled(seconds: float, n: int) -> float:
-        return seconds * N_EPOCH / n
-
-    def note(n: int) -> str:
-        return "" if n == N_EPOCH else f" [{n:,} imgs ×{N_EPOCH / n:g}]"
 
     def add(name: str, value: str, target: str, ratio: float, ok: bool) -> None:
         results.append({"name": name, "value": value, "target": target, "ratio": ratio, "pass": ok})

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 from peer import run_peer
 
+from mnistlab.models.spec import ConvNetSpec
+
 Target = tuple[str, str, str, float, bool]  # name, value, target, ratio, pass
+
+
+PEER_SPEC = ConvNetSpec((24, 32), 256)  # the peer's network (benchmarks/peer.py)
 
 
 def training_flops(spec: Any) -> tuple[float, float]:
@@ -64,7 +69,7 @@ def fast_recipe_section(
     from dataclasses import replace
 
     from mnistlab.config import get_recipe
-    from mnistlab.models.spec import ConvNetSpec, build_spec
+    from mnistlab.models.spec import build_spec
 
     recipe = get_recipe("fast")
     spec = build_spec(recipe.model, None, "relu")
@@ -90,7 +95,7 @@ def fast_recipe_section(
         load.append(os.getloadavg()[0])
 
     n_val, n_train = len(splits.val), len(splits.train)
-    peer_ideal = ideal_seconds(ConvNetSpec((24, 32), 256), 60_000, 0, gflops)
+    peer_ideal = ideal_seconds(PEER_SPEC, 60_000, 0, gflops)
     epochs = recipe.config().epochs
     # Scored passes if validation improves every epoch (an upper bound for the ideal's).
     our_ideal = ideal_seconds(spec, epochs * n_train, epochs * (n_val + len(splits.test)), gflops)
@@ -135,7 +140,7 @@ def fast_recipe_section(
             )
         )
     train_f, forward_f = training_flops(spec)
-    peer_train_f, _ = training_flops(ConvNetSpec((24, 32), 256))
+    peer_train_f, _ = training_flops(PEER_SPEC)
     print(
         f"     FLOPs per training image: ours {train_f / 1e6:.2f} M ({spec.describe()}), "
         f"peer {peer_train_f / 1e6:.2f} M; forward {forward_f / 1e6:.2f} M; "
