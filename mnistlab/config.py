@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -29,6 +30,11 @@ class TrainConfig:
     lr/(25·10⁴) at the last step (`lr_at_step`).
 
     `beta1`, `beta2` are Adam's decay rates for its running mean of g and of g².
+
+    `lr_changes` are learning-rate changes made while the run trained (the page's slider):
+    ((step, lr), ...), meaning that from training step `step` (counted from 0 across
+    epochs) on, `lr` takes the place of the base rate `lr` in either schedule. Recorded
+    with the run, they make a steered run as reproducible as any other.
     """
 
     lr: float = 0.01
@@ -44,8 +50,19 @@ class TrainConfig:
     beta2: float = 0.999
     schedule: str = "epoch"
     warmup: float = 0.3
+    lr_changes: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
+        # JSON gives lists of lists; a frozen dataclass keeps the tuples hashable and equal
+        changes = tuple((int(step), float(lr)) for step, lr in self.lr_changes)
+        object.__setattr__(self, "lr_changes", changes)
+        if any(step < 0 or not (math.isfinite(lr) and lr > 0) for step, lr in changes):
+            raise UserError(
+                "a learning-rate change needs a step ≥ 0 and a positive learning rate, "
+                f"got {list(changes)}"
+            )
+        if any(a[0] >= b[0] for a, b in itertools.pairwise(changes)):
+            raise UserError(f"learning-rate changes must come at increasing steps: {list(changes)}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UserError(f"--lr: the learning rate must be a positive number, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
@@ -82,9 +99,31 @@ class TrainConfig:
         if self.schedule == "onecycle" and self.lr_decay != 1:
             raise UserError("--lr-decay applies to --schedule epoch; one-cycle sets its own decay")
 
-    def lr_at(self, epoch: int) -> float:
-        """The learning rate of epoch `epoch` (counted from 1) under the "epoch" schedule."""
-        return self.lr * self.lr_decay ** (epoch - 1)
+    def lr_at(self, epoch: int, step: int = 0) -> float:
+        """The learning rate of epoch `epoch` (counted from 1) under the "epoch" schedule,
+        at training step `step` (which only matters once the rate has been changed)."""
+        return self.base_lr(step) * self.lr_decay ** (epoch - 1)
+
+    def base_lr(self, step: int) -> float:
+        """`lr`, or the last change made at or before training step `step`."""
+        lr = self.lr
+        for at, changed in self.lr_changes:
+            if at > step:
+                break
+            lr = changed
+        return lr
+
+    @property
+    def per_step(self) -> bool:
+        """Whether the learning rate can change within an epoch: then learners set it
+        before every step (`lr_at_step`), else once an epoch (`lr_at`)."""
+        return self.schedule != "epoch" or bool(self.lr_changes)
+
+    def with_lr_change(self, step: int, lr: float) -> TrainConfig:
+        """These settings with the base rate changed to `lr` from step `step` on (a later
+        change at the same step replaces it)."""
+        kept = tuple((at, value) for at, value in self.lr_changes if at < step)
+        return replace(self, lr_changes=(*kept, (step, lr)))
 
     def total_steps(self, n_train: int) -> int:
         """Optimiser steps in the whole run on `n_train` images: what a per-step schedule
@@ -101,8 +140,9 @@ class TrainConfig:
         cos_anneal(lr, lr/25/10⁴, (t − s₁)/(T − 1 − s₁)).
         """
         if self.schedule == "epoch":
-            return self.lr_at(epoch)
-        start, peak = self.lr / ONECYCLE_DIV, self.lr
+            return self.lr_at(epoch, step)
+        peak = self.base_lr(step)
+        start = peak / ONECYCLE_DIV
         end = start / ONECYCLE_FINAL_DIV
         warm_end = self.warmup * total_steps - 1
         if step <= warm_end:
@@ -110,7 +150,8 @@ class TrainConfig:
         return cos_anneal(peak, end, (step - warm_end) / (total_steps - 1 - warm_end))
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON values: what history.json records and reads back equal."""
+        return {**asdict(self), "lr_changes": [list(change) for change in self.lr_changes]}
 
 
 def cos_anneal(start: float, end: float, fraction: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -12,7 +13,11 @@ from mnistlab.config import TrainConfig
 from mnistlab.errors import DivergedError
 from mnistlab.models.spec import ModelSpec
 
-Progress = Callable[[int], None]  # called with the number of examples just processed
+# Called between training steps, a few times a second: (examples since the last call, the
+# epoch's mean batch cross-entropy so far, the fraction of its examples classified right so
+# far). A watcher may change the learner's config here (`change_lr`); the step after it
+# trains with the new one.
+Progress = Callable[[int, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Learner(Protocol):
     config: TrainConfig
     epochs_done: int  # epochs trained so far: the next one trains at config.lr_at(epochs_done + 1)
     steps_done: int  # optimiser steps so far, across epochs: config.lr_at_step's position
+    train_acc: float  # the last epoch's running accuracy: its batches, each before its step
 
     def train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -71,6 +77,12 @@ class Learner(Protocol):
         ...
 
 
+def change_lr(learner: Learner, lr: float) -> None:
+    """Train on at base learning rate `lr` from the next step, recorded in the learner's
+    config (`TrainConfig.lr_changes`) so that the run can be resumed and repeated."""
+    learner.config = learner.config.with_lr_change(learner.steps_done, lr)
+
+
 def diverged(loss: float, epoch: int) -> DivergedError:
     """The one wording of a blown-up loss, whichever backend noticed it."""
     return DivergedError(
@@ -86,12 +98,38 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[n
 
 
 EVAL_BATCH = 2_000  # large enough to be fast, small enough to bound memory
-PROGRESS_EVERY = 5_000  # examples between progress callbacks: keeps tqdm out of the hot loop
+# A learner reports progress after PROGRESS_EVERY examples or PROGRESS_SECONDS, whichever
+# comes first: often enough for a live curve, rarely enough to keep tqdm and the watchers
+# out of the hot loop (a clock read per step costs ~0.1 µs; a step, 100 µs or more).
+PROGRESS_EVERY = 5_000
+PROGRESS_SECONDS = 0.1
 # Batches smaller than this train on one thread, on both backends: their matrix products
 # are too small to share out, and a second thread that has to wait for a busy core turns
 # every step into a hand-off (an epoch at batch 10 ran 2× slower with two, or far worse
 # when another process held the other core).
 SINGLE_THREAD_BELOW = 100
+
+
+class Ticker:
+    """When a training loop should report: counts the examples since it last did."""
+
+    def __init__(self) -> None:
+        self.unreported = 0
+        self.last = time.perf_counter()
+
+    def due(self, examples: int) -> bool:
+        """Add a step's examples; True when PROGRESS_EVERY of them or PROGRESS_SECONDS have
+        passed since the last report (then call `take`)."""
+        self.unreported += examples
+        return (
+            self.unreported >= PROGRESS_EVERY or time.perf_counter() - self.last >= PROGRESS_SECONDS
+        )
+
+    def take(self) -> int:
+        """The examples to report now; the count starts again."""
+        examples, self.unreported = self.unreported, 0
+        self.last = time.perf_counter()
+        return examples
 
 
 def accuracy_and_loss(

@@ -29,6 +29,7 @@ class EpochRecord:
     val_acc: float
     test_acc: float | None  # None when validation did not improve: test was not scored
     seconds: float
+    train_acc: float | None = None  # running accuracy over the epoch's batches (None: older runs)
 
 
 @dataclass
@@ -54,6 +55,9 @@ class History:
 
 
 Callback = Callable[[EpochRecord, History], None]
+# Between training steps, a few times a second: (epoch, examples trained on so far in it,
+# the epoch's running cross-entropy, its running accuracy).
+StepsCallback = Callable[[int, int, float, float], None]
 
 
 def run_protocol(
@@ -65,11 +69,13 @@ def run_protocol(
     seed: int,
     on_improve: Callback | None = None,
     on_epoch: Callback | None = None,
+    on_steps: StepsCallback | None = None,
     show_progress: bool = True,
     history: History | None = None,
     rng: np.random.Generator | None = None,
 ) -> History:
-    """Train up to epoch `epochs` under the lab's rule; callbacks save models and history.
+    """Train up to epoch `epochs` under the lab's rule; callbacks save models and history,
+    `on_steps` sees the epoch as it trains.
 
     Given the `history` of the epochs already done and the shuffling generator `rng` as
     they left it (a checkpoint's), the run goes on exactly as if it had never stopped.
@@ -87,7 +93,16 @@ def run_protocol(
             leave=False,
             disable=None if show_progress else True,
         ) as bar:
-            train_loss = learner.train_epoch(splits.train.x, splits.train.y, rng, bar.update)
+            seen = 0
+
+            def progress(examples: int, loss: float, acc: float, epoch: int = epoch) -> None:
+                nonlocal seen
+                seen += examples
+                bar.update(examples)
+                if on_steps is not None:
+                    on_steps(epoch, seen, loss, acc)
+
+            train_loss = learner.train_epoch(splits.train.x, splits.train.y, rng, progress)
         if not math.isfinite(train_loss):
             raise diverged(train_loss, epoch)
         val = learner.evaluate(splits.val.x, splits.val.y)
@@ -103,6 +118,7 @@ def run_protocol(
             val_acc=val.acc,
             test_acc=test_acc,
             seconds=time.perf_counter() - start,
+            train_acc=getattr(learner, "train_acc", None),
         )
         history.epochs.append(record)
         if improved:
@@ -115,13 +131,16 @@ def run_protocol(
 
 
 def format_epoch(record: EpochRecord, best: dict[str, Any] | None) -> str:
-    """One line per epoch: what the student watches scroll by."""
+    """One line per epoch: what the student watches scroll by, named as the learning
+    curves name it (train cost with L2; validation cross-entropy)."""
     if record.test_acc is not None:
         test = f"test {record.test_acc:7.2%}"
     else:
         best_val = best["val_acc"] if best else float("nan")
         test = f"test skipped (val did not beat {best_val:.2%})"
+    train_acc = "" if record.train_acc is None else f"  train acc {record.train_acc:7.2%}"
     return (
-        f"epoch {record.epoch:3d}  train loss {record.train_loss:.4f}  "
-        f"val {record.val_acc:7.2%}  {test}  {record.seconds:6.1f} s"
+        f"epoch {record.epoch:3d}  train cost (with L2) {record.train_loss:.4f}{train_acc}  "
+        f"val cross-entropy {record.val_loss:.4f}  val {record.val_acc:7.2%}  {test}  "
+        f"{record.seconds:6.1f} s"
     )

@@ -10,7 +10,7 @@ back until they are all on disk.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from mnistlab.models.modelfile import save_model
 from mnistlab.models.spec import ModelSpec
 from mnistlab.protocol import EpochRecord, History, format_epoch, run_protocol
 from mnistlab.runinfo import machine_info, now, software
+from mnistlab.watch import Watcher, Watchers
 
 HISTORY = "history.json"
 MODEL = "model.safetensors"
@@ -81,6 +82,7 @@ def train(
     record: dict[str, Any] | None = None,
     checkpoint: Path | None = None,
     on_saved: Callable[[int], None] | None = None,
+    watchers: Sequence[Watcher] = (),
 ) -> tuple[History, Learner]:
     """Train under the lab protocol; with `out`, record the run there as it goes.
 
@@ -88,7 +90,8 @@ def train(
     from given weights with a fresh optimiser (fine-tuning); `record` adds to the run's
     recorded settings. `checkpoint` is where to checkpoint each epoch (default: in `out`);
     `on_saved(epoch)` runs once an epoch's files are all written. `device` places the
-    PyTorch backend ("cpu", "cuda" or "auto").
+    PyTorch backend ("cpu", "cuda" or "auto"). `watchers` see the run as it trains
+    (watch.Watcher).
     """
     params = resume.params if resume else init
     learner = make_learner(backend, spec, config, len(splits.train), params, device=device)
@@ -110,11 +113,13 @@ def train(
     def on_epoch(record: EpochRecord, history: History) -> None:
         # one hold for all of an epoch's files: a signal cannot leave a best model of
         # epoch N beside the history and checkpoint of epoch N-1
+        # the settings as trained: a watcher may have changed the learning rate
+        history.config["train"] = learner.config.to_json()
         with signals_deferred():
             if out is not None and history.best and history.best["epoch"] == record.epoch:
                 info = {
                     "backend": backend,
-                    "train": config.to_json(),
+                    "train": learner.config.to_json(),
                     "best": history.best,
                     "dataset": splits.dataset,
                 }
@@ -125,9 +130,12 @@ def train(
                 save_checkpoint(checkpoint, capture(learner, rng, history, backend))
             if on_saved is not None:
                 on_saved(record.epoch)
+        watching.epoch_saved(record, history)
         if log:  # once its files are written: an epoch shown is an epoch saved
             log(format_epoch(record, history.best))
 
+    watching = Watchers(watchers)
+    watching.started(learner, history)
     try:
         history = run_protocol(
             learner,
@@ -136,16 +144,19 @@ def train(
             history.config,
             seed=config.seed,
             on_epoch=on_epoch,
+            on_steps=watching.steps if watching.watchers else None,
             show_progress=show_progress,
             history=history,
             rng=rng,
         )
-    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the finished epochs are saved; draw them
-        if out is not None and history.epochs:
-            plot_curves(history, out, f"{spec.describe()} ({backend})")
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt) and out is not None and history.epochs:
+            plot_curves(history, out, f"{spec.describe()} ({backend})")  # the saved epochs
+        watching.finished(history, error)
         raise
     if out is not None:
         plot_curves(history, out, f"{spec.describe()} ({backend})")
+    watching.finished(history, None)
     return history, learner
 
 

@@ -26,7 +26,7 @@ class ScriptedLearner:
     def train_epoch(self, x, y, rng, progress):
         self.epoch += 1
         if progress:
-            progress(len(y))
+            progress(len(y), self.losses[self.epoch - 1], 0.5)
         return self.losses[self.epoch - 1]
 
     def evaluate(self, x, y):
@@ -161,11 +161,11 @@ def test_a_resumed_run_goes_on_from_its_history() -> None:
 def test_epoch_line_names_the_validation_to_beat() -> None:
     from mnistlab.protocol import EpochRecord
 
-    record = EpochRecord(3, 0.12345, 0.2, 0.9, None, 12.34)
+    record = EpochRecord(3, 0.12345, 0.2, 0.9, None, 12.34, train_acc=0.9876)
     line = format_epoch(record, {"epoch": 2, "val_acc": 0.9512, "test_acc": 0.9})
     assert line == (
-        "epoch   3  train loss 0.1235  val  90.00%  "
-        "test skipped (val did not beat 95.12%)    12.3 s"
+        "epoch   3  train cost (with L2) 0.1235  train acc  98.76%  val cross-entropy 0.2000  "
+        "val  90.00%  test skipped (val did not beat 95.12%)    12.3 s"
     )
     assert "(val did not beat nan%)" in format_epoch(record, None)
 

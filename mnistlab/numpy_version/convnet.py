@@ -52,6 +52,7 @@ class ConvNet:
         self.theta = ParameterVector.start(spec, params, seed, self.dtype)
         self.params = self.theta.views
         self.conv1, self.conv2 = Conv2DPool2x2(), Conv2DPool2x2()  # each with its pooling
+        self.correct = 0  # right answers in the last training batch
 
     def forward(self, x: Array) -> Array:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
@@ -64,7 +65,7 @@ class ConvNet:
         """Mean softmax cross-entropy of the batch and scale·∂loss/∂p for every parameter p,
         into `out` when given (see NumpyModel)."""
         a1, a2, f, a3, z4 = self._logits(as_images(x, self.dtype, "the convnet"), cache=True)
-        loss, d4 = softmax_cross_entropy(z4.T, np.asarray(y), scale)
+        loss, d4, self.correct = softmax_cross_entropy(z4.T, np.asarray(y), scale)
         g = (out or self.theta.zeros_like()).views
         self._backward(np.ascontiguousarray(d4.T), a1, a2, f, a3, g)
         return loss, g

@@ -25,11 +25,11 @@ import numpy as np
 from mnistlab.config import TrainConfig
 from mnistlab.learner import (
     EVAL_BATCH,
-    PROGRESS_EVERY,
     SINGLE_THREAD_BELOW,
     OptimizerState,
     Progress,
     Score,
+    Ticker,
     accuracy_and_loss,
     diverged,
     minibatches,
@@ -72,6 +72,7 @@ class NumpyLearner:
         self.optimizer = make_optimizer(config, self.theta.vector)
         self.epochs_done = 0
         self.steps_done = 0  # across epochs: the one-cycle schedule's position
+        self.train_acc = math.nan  # the last epoch's running accuracy
 
     def train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -97,16 +98,16 @@ class NumpyLearner:
         """train_epoch's loop: the model's gradients plus L2, one optimiser step a batch."""
         epoch = self.epochs_done + 1
         config, optimizer = self.config, self.optimizer
-        per_step = config.schedule != "epoch"
         total_steps = config.total_steps(len(y))
-        optimizer.lr = config.lr_at(epoch)
+        optimizer.lr = config.lr_at(epoch, self.steps_done)
         grad, step = self.grad, optimizer.step
-        grads_of = self.halves.loss_and_grads if self.halves_train else self._loss_and_grads
+        halves = self.halves if self.halves_train else None
+        grads_of = halves.loss_and_grads if halves is not None else self._loss_and_grads
         total_loss = 0.0
-        steps = 0
-        unreported = 0
+        steps = seen = correct = 0
+        ticker = Ticker()
         for idx in minibatches(len(y), config.batch_size, rng):
-            if per_step:
+            if config.per_step:
                 optimizer.lr = config.lr_at_step(self.steps_done, total_steps, epoch)
             scale = optimizer.grad_scale
             loss = grads_of(x[idx], y[idx], scale=scale, out=grad)
@@ -117,13 +118,15 @@ class NumpyLearner:
             self.add_l2_grad(grad, scale)
             step(grad.vector)
             total_loss += loss
-            unreported += len(idx)
-            if progress is not None and unreported >= PROGRESS_EVERY:
-                progress(unreported)
-                unreported = 0
-        if progress is not None and unreported:
-            progress(unreported)
+            seen += len(idx)
+            correct += halves.correct if halves is not None else self.model.correct
+            if progress is not None and ticker.due(len(idx)):
+                progress(ticker.take(), total_loss / steps, correct / seen)
+                config = self.config  # a watcher may have changed the learning rate
+        if progress is not None and ticker.unreported:
+            progress(ticker.take(), total_loss / max(steps, 1), correct / max(seen, 1))
         self.epochs_done = epoch
+        self.train_acc = correct / max(seen, 1)
         cost = total_loss / max(steps, 1) + self.l2_penalty()
         if not math.isfinite(cost):  # the last step can overflow the weights themselves
             raise diverged(cost, epoch)

@@ -51,6 +51,7 @@ class LeNet5:
         self.activation = ACTIVATIONS[spec.activation]
         self.conv1, self.conv2, self.conv3 = Conv2D(padding=2), Conv2D(), Conv2D()
         self.pool1, self.pool2 = MaxPool2x2(), MaxPool2x2()
+        self.correct = 0  # right answers in the last training batch
 
     def forward(self, x: Array) -> Array:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
@@ -67,7 +68,7 @@ class LeNet5:
         into `out` when given (see NumpyModel)."""
         a1, a2, a3 = self._maps(as_images(x, self.dtype, "LeNet-5"), cache=True)
         a4, logits = self._logits(a1, a2, a3)
-        loss, dlogits = softmax_cross_entropy(logits.T, np.asarray(y), scale)
+        loss, dlogits, self.correct = softmax_cross_entropy(logits.T, np.asarray(y), scale)
         grads = self._backward(dlogits.T, a1, a2, a3, a4)
         if out is None:
             return loss, grads

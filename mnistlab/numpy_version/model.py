@@ -27,6 +27,7 @@ class NumpyModel(Protocol):
     spec: ModelSpec
     theta: ParameterVector  # every parameter in one vector
     params: dict[str, np.ndarray]  # theta's named views, under the spec's names and shapes
+    correct: int  # how many of the last `loss_and_grads` batch it classified right
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Images (N, 28, 28) or (N, 784) → logits (N, 10)."""
@@ -51,9 +52,10 @@ class NumpyModel(Protocol):
 
 def softmax_cross_entropy(
     logits: np.ndarray, y: np.ndarray, scale: float = 1.0
-) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of softmax(logits) against labels y, and `scale` × its gradient
-    with respect to the logits.
+) -> tuple[float, np.ndarray, int]:
+    """Mean cross-entropy of softmax(logits) against labels y, `scale` × its gradient
+    with respect to the logits, and how many rows the logits classify right (the running
+    train accuracy's count, nearly free here: the row maxima are at hand).
 
     Shifting each row by its maximum makes every exponent ≤ 0, so exp cannot overflow, and
     the loss is taken in log-sum-exp form, log Σ e^z − z_y, so it never takes log(0) even
@@ -62,6 +64,7 @@ def softmax_cross_entropy(
     """
     n = len(y)
     rows = np.arange(n)
+    correct = int(np.count_nonzero(np.argmax(logits, axis=1) == y))
     z = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
     label_z = z[rows, y]
     np.exp(z, out=z)
@@ -69,7 +72,7 @@ def softmax_cross_entropy(
     loss = float(np.add.reduce(np.log(sums) - label_z)) / n
     z *= (scale / n) / sums[:, None]  # Python floats keep float32 arrays float32
     z[rows, y] -= scale / n
-    return loss, z
+    return loss, z, correct
 
 
 def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

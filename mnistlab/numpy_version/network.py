@@ -41,6 +41,7 @@ class Network:
         self.theta = ParameterVector.start(spec, params, seed, self.dtype)
         self.params = self.theta.views
         self.activation = ACTIVATIONS[spec.activation]
+        self.correct = 0  # right answers in the last training batch
         self.num_layers = len(spec.sizes)
         self.names = [
             (f"layers.{i}.weight", f"layers.{i}.bias") for i in range(self.num_layers - 1)
@@ -76,7 +77,7 @@ class Network:
         batch. The input layer's δ is never formed: nothing upstream needs it.
         """
         outputs = self.feedforward(x)
-        loss, delta = softmax_cross_entropy(outputs[-1], y, scale)
+        loss, delta, self.correct = softmax_cross_entropy(outputs[-1], y, scale)
         grads = (out or self.theta.zeros_like()).views
         for i in range(len(self.names) - 1, -1, -1):
             w_name, b_name = self.names[i]

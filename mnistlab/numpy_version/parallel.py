@@ -52,6 +52,7 @@ class TwoHalves:
         n = len(y)
         h = n // 2
         if h == 0:
+            self.models[1].correct = 0
             return self.models[0].loss_and_grads(x, y, scale=scale, out=out)[0]
         later: Future = self.pool.submit(
             self.models[1].loss_and_grads,
@@ -64,6 +65,11 @@ class TwoHalves:
         loss1 = later.result()[0]
         np.add(out.vector, self.twin_grad.vector, out=out.vector)
         return (loss0 * h + loss1 * (n - h)) / n
+
+    @property
+    def correct(self) -> int:
+        """Right answers in the last `loss_and_grads` batch, both halves together."""
+        return sum(model.correct for model in self.models)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Logits for x, the two halves computed at the same time."""

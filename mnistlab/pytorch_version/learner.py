@@ -21,11 +21,11 @@ from mnistlab.config import DEVICES, TrainConfig
 from mnistlab.errors import UserError
 from mnistlab.learner import (
     EVAL_BATCH,
-    PROGRESS_EVERY,
     SINGLE_THREAD_BELOW,
     OptimizerState,
     Progress,
     Score,
+    Ticker,
     accuracy_and_loss,
     diverged,
     minibatches,
@@ -74,6 +74,7 @@ class TorchLearner:
         self.weights = [p for name, p in model.named_parameters() if is_weight(name)]
         self.epochs_done = 0
         self.steps_done = 0  # across epochs: the one-cycle schedule's position
+        self.train_acc = math.nan  # the last epoch's running accuracy
 
     def l2_term(self) -> torch.Tensor:
         """λ/(2n)·Σ‖W‖² over the weights; biases are not regularised."""
@@ -83,22 +84,25 @@ class TorchLearner:
         """The regularised cost of one batch: mean cross-entropy + λ/(2n)·Σ‖W‖²."""
         return F.cross_entropy(self.model(x.to(self.dtype)), y) + self.l2_term()
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """One optimiser step on the gradient of `cost`; returns the batch's cross-entropy.
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on the gradient of `cost`; returns the batch's cross-entropy
+        and how many of its examples the network got right before the step (tensors: reading
+        them would make PyTorch wait for the step).
 
         The L2 term's gradient, (λ/n)·W, is added to each weight's gradient directly rather
         than backpropagated: the same gradient, but one fused add per weight instead of a
         pow, a sum and their backward, which cost the MLP half again as much per step.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        ce = F.cross_entropy(self.model(x.to(self.dtype)), y)
+        logits = self.model(x.to(self.dtype))
+        ce = F.cross_entropy(logits, y)
         ce.backward()
         if self.l2_scale:
             with torch.no_grad():
                 for w in self.weights:
                     w.grad.add_(w, alpha=2 * self.l2_scale)
         self.optimizer.step()
-        return ce.detach()
+        return ce.detach(), (logits.detach().argmax(dim=1) == y).sum()
 
     def train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -111,38 +115,45 @@ class TorchLearner:
     def _train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
     ) -> float:
-        """train_epoch's loop. Losses are summed as a tensor and read (.item()) only every
-        PROGRESS_EVERY examples, which is also when divergence is checked and progress
-        reported: a read forces PyTorch to finish the step, and costs one each time."""
+        """train_epoch's loop. Losses and right answers are summed as tensors and read
+        (.item()) only when progress is reported, which is also when divergence is checked:
+        a read forces PyTorch to finish the step, and costs one each time."""
         epoch = self.epochs_done + 1
         config = self.config
-        per_step = config.schedule != "epoch"
         total_steps = config.total_steps(len(y))
-        self.set_lr(config.lr_at(epoch))
+        self.set_lr(config.lr_at(epoch, self.steps_done))
         self.model.train()
         # .long() copies only non-int64 labels; .to() copies only to another device
         xs, ys = as_tensor(x).to(self.device), as_tensor(y).long().to(self.device)
         ce_sum = torch.zeros((), dtype=self.dtype, device=self.device)
-        n_batches = 0
-        unreported = 0
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        n_batches = seen = 0
+        ticker = Ticker()
         for idx in minibatches(len(y), config.batch_size, rng):
-            if per_step:
+            if config.per_step:
                 self.set_lr(config.lr_at_step(self.steps_done, total_steps, epoch))
             rows = torch.from_numpy(idx).to(self.device)
-            ce_sum += self.step(xs[rows], ys[rows])
+            ce, right = self.step(xs[rows], ys[rows])
+            ce_sum += ce
+            correct += right
             self.steps_done += 1
             n_batches += 1
-            unreported += len(idx)
-            if unreported >= PROGRESS_EVERY:
-                self._check(ce_sum.item() / n_batches, epoch)
+            seen += len(idx)
+            if ticker.due(len(idx)):
+                loss = ce_sum.item() / n_batches
+                self._check(loss, epoch)
                 if progress is not None:
-                    progress(unreported)
-                unreported = 0
+                    progress(ticker.take(), loss, correct.item() / seen)
+                else:
+                    ticker.take()
+                config = self.config  # a watcher may have changed the learning rate
         with torch.no_grad():
-            mean_cost = ce_sum.item() / max(n_batches, 1) + float(self.l2_term())
+            mean_ce = ce_sum.item() / max(n_batches, 1)
+            mean_cost = mean_ce + float(self.l2_term())
         self._check(mean_cost, epoch)
-        if progress is not None and unreported:
-            progress(unreported)
+        self.train_acc = correct.item() / max(seen, 1)
+        if progress is not None and ticker.unreported:
+            progress(ticker.take(), mean_ce, self.train_acc)
         self.epochs_done = epoch
         return mean_cost
 
@@ -155,17 +166,22 @@ class TorchLearner:
             raise diverged(loss, epoch)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Pre-softmax outputs (N, 10), computed in chunks to bound memory."""
+        """Pre-softmax outputs (N, 10), computed in chunks to bound memory. The model's
+        mode is put back afterwards: a watcher may ask in the middle of an epoch."""
+        was_training = self.model.training
         self.model.eval()
         xs = as_tensor(x)
-        with torch.inference_mode():
-            chunks = [
-                self.model(xs[start : start + EVAL_BATCH].to(self.device, self.dtype))
-                for start in range(0, len(xs), EVAL_BATCH)
-            ]
-            if not chunks:
-                return np.zeros((0, 10), dtype=np.dtype(self.config.dtype))
-            return torch.cat(chunks).cpu().numpy()
+        try:
+            with torch.inference_mode():
+                chunks = [
+                    self.model(xs[start : start + EVAL_BATCH].to(self.device, self.dtype))
+                    for start in range(0, len(xs), EVAL_BATCH)
+                ]
+                if not chunks:
+                    return np.zeros((0, 10), dtype=np.dtype(self.config.dtype))
+                return torch.cat(chunks).cpu().numpy()
+        finally:
+            self.model.train(was_training)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> Score:
         return accuracy_and_loss(self.logits, x, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -10,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import mnistlab.learner
 from mnistlab.config import TrainConfig
 from mnistlab.errors import DivergedError, UserError
 from mnistlab.models.spec import MLPSpec
-from mnistlab.numpy_version import learner as learner_module
 from mnistlab.numpy_version.gradcheck import randomize_biases
 from mnistlab.numpy_version.learner import (
     NumpyLearner,
@@ -79,7 +80,7 @@ def test_activations_can_work_in_place() -> None:
 def test_softmax_cross_entropy_matches_the_definition() -> None:
     rng = np.random.default_rng(0)
     logits, y = rng.normal(0, 3, size=(6, 10)), rng.integers(0, 10, size=6)
-    loss, dlogits = softmax_cross_entropy(logits, y)
+    loss, dlogits, _ = softmax_cross_entropy(logits, y)
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     onehot = np.eye(10)[y]
     assert loss == pytest.approx(-np.log(p[np.arange(6), y]).mean(), rel=1e-12)
@@ -90,7 +91,7 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
     logits = np.array([[1e4, 0.0, -1e4], [-1e4, 0.0, 1e4], [1e38, -1e38, 0.0]], np.float32)
     y = np.array([0, 0, 2])
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # exp may underflow to 0
-        loss, dlogits = softmax_cross_entropy(logits, y)
+        loss, dlogits, _ = softmax_cross_entropy(logits, y)
     # Row losses: 0 (right and sure), 2e4 (wrong and sure), 1e38 (wrong by 1e38).
     assert loss == pytest.approx((0 + 2e4 + 1e38) / 3, rel=1e-6)
     assert dlogits.dtype == np.float32 and np.all(np.isfinite(dlogits))
@@ -100,7 +101,7 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
 @settings(max_examples=60, deadline=None)
 @given(arrays(np.float64, (3, 10), elements=st.floats(-1e300, 1e300)))
 def test_softmax_cross_entropy_is_finite_for_any_finite_logits(logits: np.ndarray) -> None:
-    loss, dlogits = softmax_cross_entropy(logits / 2, np.array([0, 5, 9]))
+    loss, dlogits, _ = softmax_cross_entropy(logits / 2, np.array([0, 5, 9]))
     assert np.isfinite(loss) and loss >= 0
     assert np.all(np.isfinite(dlogits))
     np.testing.assert_allclose(dlogits.sum(axis=1), 0, atol=1e-12)
@@ -255,12 +256,24 @@ def test_l2_gradient_goes_to_weights_only() -> None:
 
 
 def test_progress_is_reported_in_chunks_not_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(learner_module, "PROGRESS_EVERY", 100)
+    monkeypatch.setattr(mnistlab.learner, "PROGRESS_EVERY", 100)
+    monkeypatch.setattr(mnistlab.learner, "PROGRESS_SECONDS", math.inf)  # by count alone
     x, y = blobs(250)
     learner = make_learner(MLPSpec(hidden=(4,)), TrainConfig(batch_size=10), n_train=250)
-    calls: list[int] = []
-    learner.train_epoch(x, y, np.random.default_rng(0), calls.append)
-    assert calls == [100, 100, 50]
+    calls: list[tuple[int, float, float]] = []
+    learner.train_epoch(x, y, np.random.default_rng(0), lambda *a: calls.append(a))
+    assert [c[0] for c in calls] == [100, 100, 50]
+    assert calls[-1][2] == learner.train_acc
+
+
+def test_running_accuracy_counts_each_batch_before_its_step() -> None:
+    x, y = blobs(60)
+    config = TrainConfig(batch_size=20, lr=1e-12, l2=0.0, optimizer="sgd")  # weights stay put
+    # tanh: no dead units, so no all-zero logits whose tie a 1e-12 step would break
+    learner = make_learner(MLPSpec(hidden=(4,), activation="tanh"), config, n_train=60)
+    expected = float((learner.logits(x).argmax(axis=1) == y).mean())
+    learner.train_epoch(x, y, np.random.default_rng(0), None)
+    assert learner.train_acc == pytest.approx(expected)
 
 
 def test_divergence_raises_a_clear_error() -> None:
