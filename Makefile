@@ -22,8 +22,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(BIN)/mnistlab train --backend numpy --out runs/numpy-default --force
 
+# The tests read MNIST where every command would (mnistlab data: the same search, or the
+# same checksummed download as `make run`); without it they stop here, in one line.
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/mnistlab data
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: setup

@@ -1,36 +1,44 @@
-"""Shared fixtures. Real-MNIST tests read the course copy, never the network."""
+"""Shared fixtures. Real-MNIST tests read the data where mnistlab finds it, never the network."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
 
+def find_dataset(name: str) -> Path | None:
+    """Where mnistlab itself would read `name` (`sources.find`: $MNISTLAB_DATA in either
+    layout, ./data/<name>/, Debian's folder), as an absolute path, or None."""
+    from mnistlab.data.sources import find
 
-def shared_mnist_dir() -> Path:
-    return Path(os.environ.get("MNISTLAB_DATA", REPO.parent / "shared" / "data" / "mnist"))
+    found = find(name)
+    return None if found is None else found.resolve()
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    path = shared_mnist_dir()
-    if not (path / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"MNIST not found at {path}: set MNISTLAB_DATA")
+    path = find_dataset("mnist")
+    if path is None:
+        pytest.fail(
+            "MNIST not found in $MNISTLAB_DATA or ./data/mnist: `make test` downloads it "
+            "(`mnistlab data`), or set MNISTLAB_DATA to its folder",
+            pytrace=False,
+        )
     return path
-
-
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.fixture(scope="session")
 def fashion_dir() -> Path:
-    """Debian's Fashion-MNIST (.ci/run installs it); a skip that says so where it cannot."""
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"Fashion-MNIST not in {FASHION_DIR}: apt-get install dataset-fashion-mnist")
-    return FASHION_DIR
+    """Fashion-MNIST where mnistlab finds it (.ci/run installs Debian's copy); a skip that
+    says so where there is none."""
+    path = find_dataset("fashion-mnist")
+    if path is None:
+        pytest.skip(
+            "Fashion-MNIST not found ($MNISTLAB_DATA, ./data/fashion-mnist, Debian's "
+            "/usr/share/datasets/fashion-mnist): apt-get install dataset-fashion-mnist"
+        )
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -146,17 +146,13 @@ def file_paths(directory: Path, dataset: Dataset) -> list[Path]:
     return paths
 
 
-def locate(
-    dataset: str = "mnist",
-    data_dir: str | os.PathLike[str] | None = None,
-    mirrors: Sequence[str] | None = None,
-    timeout: float = TIMEOUT_S,
-) -> Path:
-    """The directory to read `dataset` from, downloading it into data/<name>/ if need be.
+def find(dataset: str = "mnist", data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The directory to read `dataset` from, or None when only a download would give it.
 
     Order: `data_dir` (--data-dir), $MNISTLAB_DATA (see the module docstring), data/<name>/,
-    the system package's directory, then a download into data/<name>/. A directory the user
-    named must hold the files: silently downloading elsewhere would hide a typo.
+    the system package's directory. A directory the user named must hold the files
+    (DataError otherwise): silently looking elsewhere would hide a typo. The one search
+    every command and the test suite use.
     """
     spec = get_dataset(dataset)
     if data_dir is not None:
@@ -168,6 +164,21 @@ def locate(
     for directory in (spec.default_dir, spec.system_dir):
         if directory is not None and all(find_file(directory, f) for f in spec.files):
             return directory
+    return None
+
+
+def locate(
+    dataset: str = "mnist",
+    data_dir: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = TIMEOUT_S,
+) -> Path:
+    """The directory to read `dataset` from (`find`), downloading it into data/<name>/ when
+    it is nowhere."""
+    found = find(dataset, data_dir)
+    if found is not None:
+        return found
+    spec = get_dataset(dataset)
     print(
         f"{spec.label} not found: downloading it into {spec.default_dir.resolve()}/",
         file=sys.stderr,
@@ -251,7 +262,8 @@ def fetch(
     hint = f"; {spec.install_hint}" if spec.install_hint else ""
     raise DataError(
         f"could not download {target.name} from any of the {len(mirrors)} mirror(s); "
-        f"download {spec.label} yourself and pass --data-dir{hint}"
+        f"download {spec.label}'s four files yourself into {spec.default_dir}/, or point "
+        f"${ENV_VAR} or --data-dir at the folder that holds them{hint}"
     )
 
 

@@ -159,7 +159,7 @@ def test_a_failed_download_leaves_no_empty_data_dir(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(sources.ENV_VAR, raising=False)
-    with pytest.raises(DataError, match="download MNIST yourself and pass --data-dir"):
+    with pytest.raises(DataError, match=r"download MNIST's four files yourself into data/mnis"):
         sources.locate(mirrors=["http://127.0.0.1:1/"], timeout=TIMEOUT)
     assert list(tmp_path.iterdir()) == []  # neither data/mnist/ nor data/
     err = capsys.readouterr().err
@@ -338,7 +338,9 @@ def test_a_mirror_that_is_not_a_url_is_reported_by_its_error(tmp_path: Path, cap
 def test_all_mirrors_fail(server: str, tmp_path: Path, capsys) -> None:
     dest = tmp_path / "mnist"
     mirrors = [f"{server}/missing/", f"{server}/corrupt/", f"{server}/truncated/"]
-    with pytest.raises(DataError, match=r"from any of the 3 mirror\(s\).*--data-dir"):
+    with pytest.raises(
+        DataError, match=r"from any of the 3 mirror\(s\).*\$MNISTLAB_DATA or --data-dir"
+    ):
         sources.download(dest, MNIST, mirrors, timeout=TIMEOUT)
     assert not dest.exists()  # the folder this download created is not left behind empty
     assert len(capsys.readouterr().err.splitlines()) == 3
@@ -349,7 +351,8 @@ def test_a_failed_download_keeps_the_files_it_got(server: str, tmp_path: Path) -
     dest = tmp_path / "new" / "mnist"
     message = (
         "could not download train-labels-idx1-ubyte.gz from any of the 1 mirror(s); "
-        "download MNIST yourself and pass --data-dir"
+        "download MNIST's four files yourself into data/mnist/, "
+        "or point $MNISTLAB_DATA or --data-dir at the folder that holds them"
     )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
         sources.download(dest, MNIST, [f"{server}/images/"], timeout=TIMEOUT)
@@ -361,7 +364,8 @@ def test_fashion_mnist_names_debians_package_when_no_mirror_serves_it(
 ) -> None:
     message = (
         "could not download train-labels-idx1-ubyte.gz from any of the 1 mirror(s); "
-        "download Fashion-MNIST yourself and pass --data-dir; "
+        "download Fashion-MNIST's four files yourself into data/fashion-mnist/, "
+        "or point $MNISTLAB_DATA or --data-dir at the folder that holds them; "
         "or install Debian's copy: apt-get install dataset-fashion-mnist"
     )
     with pytest.raises(DataError, match=f"^{re.escape(message)}$"):
@@ -389,3 +393,59 @@ def test_a_well_formed_file_with_the_wrong_content_is_refused(
     assert "checksum mismatch (MD5 " in warning and f"expected {file.md5})" in warning
     with pytest.raises(DataError, match=r"from any of the 1 mirror\(s\)"):
         sources.fetch(file, tmp_path / "empty", [f"{server}/wrong/"], timeout=TIMEOUT)
+
+
+def test_mnistlab_data_downloads_what_make_test_needs_once(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """`make test` runs `mnistlab data` first: on a fresh machine it downloads MNIST, checked
+    file by file, where the tests' fixture (`sources.find`) then finds it."""
+    from mnistlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    mirrored = dataclasses.replace(MNIST, mirrors=(f"{server}/missing/", f"{server}/good/"))
+    monkeypatch.setitem(sources.DATASETS, "mnist", mirrored)
+    assert sources.find("mnist") is None
+    assert main(["data"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"MNIST: {tmp_path / 'data' / 'mnist'}\n"
+    assert "MNIST not found: downloading it into" in err
+    assert sources.find("mnist") == sources.DEFAULT_DIR
+    for file in MNIST.files:
+        assert idx.md5_hex(idx.read_payload(sources.DEFAULT_DIR / f"{file.name}.gz")) == file.md5
+    assert main(["data"]) == 0  # found now: nothing is fetched again
+    assert capsys.readouterr() == (f"MNIST: {tmp_path / 'data' / 'mnist'}\n", "")
+
+
+def test_mnistlab_data_without_a_mirror_says_how_to_provide_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from mnistlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(sources.ENV_VAR, raising=False)
+    offline = dataclasses.replace(MNIST, mirrors=("http://127.0.0.1:1/",))
+    monkeypatch.setitem(sources.DATASETS, "mnist", offline)
+    assert main(["data"]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == (
+        "mnistlab data: error: could not download train-images-idx3-ubyte.gz from any of the "
+        "1 mirror(s); download MNIST's four files yourself into data/mnist/, or point "
+        "$MNISTLAB_DATA or --data-dir at the folder that holds them"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mnistlab_data_names_the_folder_the_search_finds(
+    dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from mnistlab.cli import main
+
+    assert main(["data", "--data-dir", str(dirs["flag"])]) == 0
+    monkeypatch.setenv(sources.ENV_VAR, str(dirs["env"]))
+    assert main(["data"]) == 0
+    monkeypatch.delenv(sources.ENV_VAR)
+    assert main(["data"]) == 0
+    found = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines()]
+    assert found == [str(dirs["flag"]), str(dirs["env"]), str(dirs["cwd"])]
