@@ -112,6 +112,6 @@ def test_fashion_mnist_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setitem(sources.DATASETS, "fashion-mnist", spec)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(sources.ENV_VAR, raising=False)
-    with pytest.raises(DataError, match=r"Fashion-MNIST yourself.*apt-get install dataset-fashion"):
+    with pytest.raises(DataError, match=r"Fashion-MNIST's four files yourself.*apt-get install"):
         load_splits("fashion-mnist")
     assert not (tmp_path / "data").exists()
