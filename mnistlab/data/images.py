@@ -29,6 +29,23 @@ like nothing it has seen. `preprocess` walks every image to MNIST's form, one st
    the ink's brightest percentile becomes 1, and anything within `NOISE_FLOOR` of the
    background is cut to 0, so that JPEG ringing, paper texture and a faint pencil all
    end up as MNIST's clean black background and full-strength strokes.
+
+   **Uneven lighting** (a frame whose shades spread more than `EVEN_SPREAD`: a shadow
+   across the page, light falling off to one side, a vignette) would make the darker
+   paper look like ink, so there the paper is first taken out (`flatten_lighting`):
+   the ink's polarity comes from how the image departs from a heavily blurred copy of
+   itself (ink departs most), and the paper's brightness at each pixel is estimated by a
+   greyscale *closing* (a maximum, then a minimum, over a square window) of the image
+   as dark ink on light paper: it erases every dark feature narrower than the window and
+   keeps the shading, even a shadow's sharp edge, of anything wider. Dividing by it
+   leaves ink as the fraction of light it absorbs, whatever the light falling on it.
+   The window must be wider than the strokes and narrower than a shadow: the closing is
+   tried at growing widths on a reduced copy (`choose_window`), and the first width at
+   which the image's strong dark features (strokes) stop gaining contrast is taken: a
+   shadow is too faint to count among them. Then, as for even light, the ink is scaled
+   from its floor (`SHADED_FLOOR`) to its strong part; grey left only far from any
+   strong stroke (a shadow's edge) and specks much smaller than the digit's largest part
+   are cleared.
 7. **Crop to the ink's bounding box**: where the digit was drawn does not matter. The
    box holds the pixels above `BOX_LEVEL` (10% of full strength), so JPEG ringing around
    the strokes does not widen it. An image with no ink (below `MIN_CONTRAST`) is refused:
@@ -55,6 +72,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
 
 from mnistlab.errors import UserError
 from mnistlab.models.spec import IMAGE_SIDE
@@ -67,6 +85,20 @@ BOX_LEVEL = 0.1  # the bounding box holds the pixels brighter than this
 INK_PERCENTILE = 99.0  # the ink's "full strength": robust to a few hot pixels
 DRAFT_SIDE = 1024  # large images are decoded / reduced to about this many pixels a side
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+# Uneven lighting (step 6): measured on 400 MNIST test digits photographed onto paper with a
+# gradient, a shadow band, a vignette and all three (tests/test_predict_lighting.py).
+EVEN_SPREAD = 0.08  # the frame's 5th-95th percentile shades closer than this: evenly lit
+DARK_OFFSET = 0.05  # added to shades before their ratio: a camera's black is not 0
+ESTIMATE_SIDE = 160  # the window is chosen on a copy reduced to about this many pixels
+STRONG = 0.5  # strong dark features: at least half the image's largest log-contrast
+COVERED = 0.5  # a feature is uncovered once the closing shows half its full contrast
+PLATEAU = 0.05  # ...and the window is wide enough once a wider one uncovers < 5% more
+WINDOW_MARGIN = 1.3  # the chosen width, times this, at full size: a margin for blots
+UNDER_WAY = 0.25  # of them, after at least a quarter are uncovered
+SHADED_FLOOR = 0.15  # of the ink's contrast: fainter is shadow or paper, not ink
+CORE = 0.6  # strong strokes; grey further than NEAR_CORE windows from them is cleared
+NEAR_CORE = 0.25
+SPECK = 0.1  # parts with under 10% of the largest part's ink are specks
 
 
 class ImageError(UserError):
@@ -158,11 +190,11 @@ def mnist_style(grey: np.ndarray, name: str = "image") -> np.ndarray:
     return centre_by_mass(scale_to_box(crop_to_ink(ink)))
 
 
-def border_level(grey: np.ndarray) -> float:
-    """The median of the outer frame (a band 2% of the side, at least one pixel)."""
+def frame(grey: np.ndarray) -> np.ndarray:
+    """The outer frame's pixels: a band 2% of the shorter side (at least one pixel)."""
     h, w = grey.shape
     band = max(1, round(0.02 * min(h, w)))
-    frame = np.concatenate(
+    return np.concatenate(
         [
             grey[:band].ravel(),
             grey[-band:].ravel(),
@@ -170,7 +202,11 @@ def border_level(grey: np.ndarray) -> float:
             grey[band:-band, -band:].ravel(),
         ]
     )
-    return float(np.median(frame))
+
+
+def border_level(grey: np.ndarray) -> float:
+    """The median of the outer frame."""
+    return float(np.median(frame(grey)))
 
 
 def light_on_dark(grey: np.ndarray) -> tuple[np.ndarray, float]:
@@ -188,14 +224,107 @@ def ink_contrast(grey: np.ndarray) -> float:
 
 def normalise_ink(grey: np.ndarray, name: str = "image") -> np.ndarray:
     """Steps 5–6: light ink on 0, background at 0 and the ink's strong part at 1."""
-    ink, background = light_on_dark(grey)
+    window = None
+    if evenly_lit(grey):
+        ink, background = light_on_dark(grey)
+    else:
+        ink, window = flatten_lighting(grey)
+        background = border_level(ink)
     peak_all = float(ink.max())
     if peak_all - background < MIN_CONTRAST:
         raise ImageError(f"{name}: the image is blank: no ink stands out from the background")
     strong = ink[ink > background + 0.5 * (peak_all - background)]
     peak = float(np.percentile(strong, INK_PERCENTILE))
-    floor = background + NOISE_FLOOR * (peak - background)
-    return np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0, dtype=np.float32)
+    share = NOISE_FLOOR if window is None else SHADED_FLOOR
+    floor = background + share * (peak - background)
+    out = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0, dtype=np.float32)
+    return out if window is None else only_strokes(out, window)
+
+
+def evenly_lit(grey: np.ndarray) -> bool:
+    """Whether the frame (the background) is one shade: its 5th to 95th percentiles lie
+    within `EVEN_SPREAD`. A shadow, a gradient or a vignette reaches the frame."""
+    low, high = np.percentile(frame(grey), [5, 95])
+    return float(high - low) < EVEN_SPREAD
+
+
+def flatten_lighting(grey: np.ndarray) -> tuple[np.ndarray, int]:
+    """Step 6 under uneven light: (light ink on about 0, the closing's window in pixels).
+
+    With the image as dark ink on light paper (p), the paper's brightness is its closing
+    P, and ink = 1 − p / P: the share of the light the ink absorbs."""
+    paper = (grey if ink_is_dark(grey) else 1.0 - grey).astype(np.float64)
+    window = choose_window(paper)
+    lit = ndimage.grey_closing(paper, size=(window, window), mode="nearest")
+    ink = 1.0 - paper / np.maximum(lit, 1e-3)
+    return np.clip(ink, 0.0, 1.0, dtype=np.float32), window
+
+
+def ink_is_dark(grey: np.ndarray) -> bool:
+    """Ink is what departs most from its surroundings (a heavily blurred copy), measured
+    as a ratio of brightness, as light falls: darker than them for ink on paper, lighter
+    for chalk on a board. `DARK_OFFSET` keeps a black background's ratios finite."""
+    small, _ = reduced(grey)
+    around = ndimage.gaussian_filter(small, sigma=min(small.shape) / 10, mode="reflect")
+    departure = np.log((small + DARK_OFFSET) / (around + DARK_OFFSET))
+    lowest, highest = np.percentile(departure, [0.1, 99.9])
+    return -lowest > highest
+
+
+def choose_window(paper: np.ndarray) -> int:
+    """The closing's window for dark ink on light `paper`: just wider than the strokes.
+
+    On a reduced copy, the log-contrast log(closing / image) is measured at growing
+    windows. Strong features are those with at least `STRONG` of the largest contrast at
+    the widest window (a shadow, fainter than ink, is not one); the window is wide enough
+    when `UNDER_WAY` of them are uncovered and widening it uncovers fewer than `PLATEAU`
+    more."""
+    small, factor = reduced(paper)
+    widths = window_widths(min(small.shape) // 2)
+    level = np.log(np.maximum(small, 1e-3))
+    contrast = [
+        np.log(np.maximum(ndimage.grey_closing(small, size=(w, w), mode="nearest"), 1e-3)) - level
+        for w in widths
+    ]
+    widest = contrast[-1]
+    features = widest >= STRONG * float(np.percentile(widest, 99.9))
+    shown = [np.mean(c[features] >= COVERED * widest[features]) for c in contrast]
+    chosen = widths[-1]
+    for width, now, wider in zip(widths, shown, shown[1:], strict=False):
+        if now >= UNDER_WAY and wider - now < PLATEAU:
+            chosen = width
+            break
+    return round(chosen * factor * WINDOW_MARGIN) | 1
+
+
+def window_widths(widest: int) -> list[int]:
+    """Odd widths from 3 pixels growing by about 35% a step, up to `widest` (at least 3)."""
+    widths = [3]
+    while (grown := max(widths[-1] + 2, round(widths[-1] * 1.35) | 1)) <= widest:
+        widths.append(grown)
+    return widths
+
+
+def reduced(grey: np.ndarray, side: int = ESTIMATE_SIDE) -> tuple[np.ndarray, int]:
+    """`grey` averaged over factor × factor blocks so its longer side is about `side`."""
+    factor = max(1, -(-max(grey.shape) // side))
+    h, w = grey.shape[0] // factor * factor, grey.shape[1] // factor * factor
+    blocks = grey[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    return blocks.mean(axis=(1, 3), dtype=np.float32), factor
+
+
+def only_strokes(ink: np.ndarray, window: int) -> np.ndarray:
+    """Ink near strong strokes only, in parts of at least `SPECK` of the largest part's ink:
+    what a shadow's edge or a speck leaves behind is cleared."""
+    core = ink >= CORE
+    reach = 2 * max(1, int(NEAR_CORE * window)) + 1
+    ink = np.where(ndimage.maximum_filter(core, size=reach), ink, np.float32(0))
+    parts, count = ndimage.label(ink > BOX_LEVEL, structure=np.ones((3, 3)))
+    if count > 1:
+        mass = ndimage.sum_labels(ink, parts, index=np.arange(1, count + 1))
+        small = np.flatnonzero(mass < SPECK * mass.max()) + 1
+        ink = np.where(np.isin(parts, small), np.float32(0), ink)
+    return ink
 
 
 def crop_to_ink(ink: np.ndarray, level: float | None = None) -> np.ndarray:

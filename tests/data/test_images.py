@@ -192,3 +192,51 @@ def test_a_huge_image_is_reduced_first_and_reads_the_same() -> None:
     assert images.shrink(huge).size == (1334, 1000)  # by 3: the longer side 1,024 to 2,047
     assert images.shrink(small) is small
     assert np.abs(seen(huge) - seen(small)).mean() < 0.02
+
+
+# Uneven light: the same drawing under a gradient, a shadow band and a vignette, against
+# the same drawing evenly lit.
+
+
+def lit(image: Image.Image, kind: str) -> Image.Image:
+    """`image` with light falling unevenly on it (paper at 100% where it is brightest)."""
+    grey = np.asarray(image, dtype=np.float64)
+    h, w = grey.shape
+    v, u = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    if kind == "gradient":  # the right-hand side at 35%
+        light = 1 - 0.65 * u
+    elif kind == "shadow":  # a band 25% of the width, 55% darker, across the digit
+        across = np.abs((u - 0.5) * 0.8 + (v - 0.5) * 0.6)
+        light = 1 - 0.55 * np.clip((0.125 - across) / 0.02 + 0.5, 0, 1)
+    else:  # a vignette: the corners 60% darker
+        light = 1 - 0.6 * np.clip(((u - 0.5) ** 2 + (v - 0.5) ** 2) / 0.5, 0, 1)
+    return Image.fromarray(np.clip(grey * light, 0, 255).round().astype(np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["gradient", "shadow", "vignette"])
+def test_uneven_light_gives_what_even_light_gives(kind) -> None:
+    even = draw_digit(paper=235)
+    x = seen(lit(even, kind))
+    assert not images.evenly_lit(np.asarray(lit(even, kind), dtype=np.float32) / 255)
+    assert np.abs(x - seen(even)).mean() < 0.03
+    assert np.abs(np.array(centre_of_mass(x)) - (14, 14)).max() <= 0.5
+
+
+def test_chalk_on_an_unevenly_lit_board_is_light_ink() -> None:
+    board = lit(draw_digit(ink=230, paper=40), "gradient")
+    grey = np.asarray(board, dtype=np.float32) / 255
+    assert not images.evenly_lit(grey) and not images.ink_is_dark(grey)
+    assert np.abs(seen(board) - seen(draw_digit())).mean() < 0.03
+
+
+def test_evenly_lit_images_take_the_plain_path() -> None:
+    for image in (draw_digit(), draw_digit(ink=150, paper=200), draw_digit(ink=255, paper=0)):
+        assert images.evenly_lit(np.asarray(image, dtype=np.float32) / 255)
+
+
+def test_the_window_is_wider_than_the_strokes_and_narrower_than_a_shadow() -> None:
+    """Strokes 9 pixels wide under a shadow band about 60 pixels wide (across it): the
+    closing's window lies between, so it erases the strokes and keeps the shadow."""
+    grey = np.asarray(lit(draw_digit(paper=235), "shadow"), dtype=np.float32) / 255
+    window = images.choose_window(grey)
+    assert 9 < window < 60
