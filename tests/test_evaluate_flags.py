@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mnistlab.cli import main
+from mnistlab.data.sources import class_names
 from mnistlab.errors import ModelFileError
 from mnistlab.models.init import init_params
 from mnistlab.models.modelfile import check_dataset, check_matches, load_model, save_model
@@ -95,4 +96,7 @@ def test_evaluate_reads_the_recorded_dataset(tmp_path: Path, monkeypatch, capsys
     monkeypatch.delenv("MNISTLAB_DATA", raising=False)
     path = saved(tmp_path, MLPSpec((3,)), "fashion-mnist")
     assert main(["evaluate", str(path)]) == 0
-    assert "on numpy: Fashion-MNIST test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "on numpy: Fashion-MNIST test accuracy" in out
+    per_class = [line.split(":")[0].strip() for line in out.splitlines() if line.startswith("  ")]
+    assert per_class == list(class_names("fashion-mnist"))  # named as predict names them

@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import random
+import shlex
 import signal
 import statistics
 import subprocess
@@ -176,6 +177,49 @@ def test_ctrl_c_and_sigterm_print_the_resume_command(tmp_path, mnist_dir, signum
     done = run("train", "--resume", str(out), "--epochs", str(checkpoint.epoch + 1))
     assert done.returncode == 0, done.stderr
     assert len(json.loads((out / HISTORY).read_text())["epochs"]) == checkpoint.epoch + 1
+
+
+def stop_before_the_first_epoch(monkeypatch) -> None:
+    """Ctrl-C lands while the next epoch trains: before any epoch of this command is saved."""
+    from mnistlab import training
+    from mnistlab.interrupt import Interrupted
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted(signal.SIGINT)
+
+    monkeypatch.setattr(training, "run_protocol", interrupted)
+
+
+@pytest.mark.parametrize(
+    ("flags", "printed"),
+    [
+        (["--epochs", "4"], "--epochs 4"),
+        (["--epochs", "3", "--backend", "torch"], "--epochs 3 --backend torch"),
+    ],
+)
+def test_a_resume_stopped_before_its_first_new_epoch_prints_a_command_that_works(
+    finished_run, monkeypatch, capsys, flags, printed
+) -> None:
+    with monkeypatch.context() as patch:
+        stop_before_the_first_epoch(patch)
+        code, err = cli(capsys, "train", "--resume", str(finished_run), *flags)
+    assert_one_line(code, err, 130, "every finished epoch is saved")
+    command = err.strip().split("Resume with: ")[1]
+    assert command == f"mnistlab train --resume {finished_run} {printed}"
+    assert main(shlex.split(command)[1:]) == 0  # the command as printed
+    done = json.loads((finished_run / HISTORY).read_text())
+    assert len(done["epochs"]) == int(flags[1])
+    assert done["config"]["backend"] == (flags[3] if len(flags) > 2 else "numpy")
+
+
+def test_a_new_run_stopped_before_its_first_epoch_says_nothing_was_saved(
+    tmp_path, mnist_dir, monkeypatch, capsys
+) -> None:
+    out = tmp_path / "run"
+    stop_before_the_first_epoch(monkeypatch)
+    code, err = cli(capsys, "train", "--data-dir", str(mnist_dir), *SMALL, "--out", str(out))
+    assert_one_line(code, err, 130, f"before the first epoch finished; nothing was saved in {out}")
+    assert "Resume" not in err and not out.exists()
 
 
 # ---------------------------------------------------------------- sweeps
@@ -380,6 +424,10 @@ def test_bad_resumes_are_one_line_and_touch_nothing(finished_run, tmp_path, caps
         (["--resume", str(finished_run)], "finished all its 2 epochs"),
         (["--resume", str(finished_run), "--epochs", "2"], "already trained 2 epochs"),
         (["--resume", str(finished_run), "--force"], "--force cannot be used with --resume"),
+        (
+            ["--resume", str(finished_run), "--epochs", "3", "--init", str(finished_run / MODEL)],
+            "--init cannot be used with --resume",
+        ),
     ):
         code, err = cli(capsys, "train", *argv)
         assert_one_line(code, err, 2, words)
@@ -403,12 +451,32 @@ def test_init_starts_from_the_saved_weights(finished_run, mnist_dir, tmp_path, c
     argv = ["train", "--init", str(finished_run / MODEL), "--data-dir", str(mnist_dir)]
     argv += ["--limit-train", "200", "--epochs", "1", "--lr", "1e-12", "--l2", "0"]
     assert main([*argv, "--out", str(out)]) == 0
+    said = capsys.readouterr().out.splitlines()[0]
+    assert said.startswith(f"starting from the weights in {finished_run / MODEL}: MLP [784, 16")
     start_weights, tuned = tensors(finished_run / MODEL), tensors(out / MODEL)
     for name, tensor in start_weights.items():
         np.testing.assert_allclose(tuned[name], tensor, atol=1e-7)
     history = json.loads((out / HISTORY).read_text())
     assert history["config"]["init"]["model_file"] == str(finished_run / MODEL)
     assert history["config"]["architecture"]["hidden"] == [16]
+
+
+def test_a_resume_reads_the_images_where_the_run_read_them(
+    finished_run, mnist_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    """The recorded folder, not the search from here ($MNISTLAB_DATA names a folder that
+    is not there: searching would be an error); --data-dir says where they are now."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MNISTLAB_DATA", str(tmp_path / "not-here"))
+    assert main(["train", "--resume", str(finished_run), "--epochs", "3"]) == 0
+    assert f"from {mnist_dir}" in capsys.readouterr().out
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for path in mnist_dir.iterdir():
+        (moved / path.name).symlink_to(path)
+    argv = ["train", "--resume", str(finished_run), "--epochs", "4", "--data-dir", str(moved)]
+    assert main(argv) == 0
+    assert f"from {moved}" in capsys.readouterr().out
 
 
 def test_extending_a_finished_run_equals_training_longer(finished_run, mnist_dir, tmp_path):

@@ -56,11 +56,33 @@ def test_one_line_per_image_with_digit_probability_and_runner_up(
     for line, path in zip(lines, sorted(folder.iterdir()), strict=True):
         name, rest = line.split(": ", 1)
         assert name == str(path)
-        digit, probability, _, runner_up, runner_p = rest.split()
-        assert probability.startswith("(") and probability.endswith("%),")
-        assert runner_up != digit and runner_p.endswith("%)")
+        digit, probability, *runner = rest.split()
+        if runner:  # shown only when it is more than 0.0%
+            _, runner_up, runner_p = runner
+            assert probability.startswith("(") and probability.endswith("%),")
+            assert runner_up != digit and runner_p.endswith("%)") and runner_p != "(0.0%)"
         digits.append(int(digit))
     assert np.mean(np.array(digits) == labels) >= 11 / 12
+
+
+@pytest.mark.parametrize(
+    ("second", "line"),
+    [
+        (0.0004, "seven.png: 7 (99.9%)"),
+        (0.003, "seven.png: 7 (99.7%), runner-up 2 (0.3%)"),
+        (0.0006, "seven.png: 7 (99.9%), runner-up 2 (0.1%)"),
+    ],
+)
+def test_no_runner_up_when_the_network_is_certain(second: float, line: str) -> None:
+    from mnistlab.commands.predict import format_line
+    from mnistlab.data.images import Prepared
+    from mnistlab.inference import Prediction
+
+    p = np.zeros(10)
+    p[2], p[7] = second, 0.9994 if second < 0.001 else 1 - second
+    prepared = Prepared(Image.new("L", (28, 28)), np.zeros((28, 28), np.float32))
+    prediction = Prediction(7, "7", p, prepared, None)
+    assert format_line(Path("seven.png"), prediction, list("0123456789")) == line
 
 
 def test_json_and_backends_agree(capsys, quick_lenet5, digit_files) -> None:

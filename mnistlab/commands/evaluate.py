@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab.backends import make_learner
     from mnistlab.config import TrainConfig
     from mnistlab.data.mnist import load_splits
-    from mnistlab.data.sources import get_dataset
+    from mnistlab.data.sources import class_names, get_dataset
     from mnistlab.evaluation import per_class_accuracy
     from mnistlab.models.modelfile import check_dataset, check_matches, load_model
     from mnistlab.runinfo import describe_software
@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
         f"{model.spec.describe()} on {args.backend}: {get_dataset(dataset).label} test accuracy "
         f"{test_acc:.2%} ({int(np.sum(pred == splits.test.y)):,} of {len(pred):,})"
     )
-    for digit, acc in enumerate(per_class):
-        print(f"  {digit}: {acc:7.2%}")
+    names = class_names(dataset)  # "7", or "Ankle boot" for Fashion-MNIST
+    width = max(len(name) for name in names)
+    for name, acc in zip(names, per_class, strict=True):
+        print(f"  {name:>{width}}: {acc:7.2%}")
     print(f"trained with {describe_software(model.software)}")
     return 0

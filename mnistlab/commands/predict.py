@@ -95,12 +95,11 @@ def predict_file(predictor: Predictor, path: Path | UserError) -> Prediction:
 
 
 def format_line(path: Path, p: Prediction, classes: list[str]) -> str:
-    """`path: 7 (98.1%), runner-up 9 (1.2%)`."""
+    """`path: 7 (98.1%), runner-up 9 (1.2%)`; no runner-up when it would show as 0.0%."""
     second = p.runner_up
-    return (
-        f"{path}: {p.label} ({p.probabilities[p.digit]:.1%}), "
-        f"runner-up {classes[second]} ({p.probabilities[second]:.1%})"
-    )
+    line = f"{path}: {p.label} ({p.probabilities[p.digit]:.1%})"
+    shown = f"{p.probabilities[second]:.1%}"
+    return line if shown == "0.0%" else f"{line}, runner-up {classes[second]} ({shown})"
 
 
 def as_json(path: Path, p: Prediction) -> dict[str, object]:

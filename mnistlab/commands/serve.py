@@ -75,11 +75,15 @@ def run(args: argparse.Namespace) -> int:
     from mnistlab.inference import Predictor
     from mnistlab.web.app import create_app
 
-    sock = bind(args.host, args.port)  # a port in use fails now, not after training
     path = Path(args.model_file) if args.model_file else DEFAULT_MODEL
-    if args.model_file is None and not path.exists():
+    must_train = args.model_file is None and not path.exists()
+    # The model first (a missing or broken file is the error to report), then the port,
+    # and only then any training: a port in use fails now, not after it.
+    predictor = None if must_train else Predictor.from_file(path, args.backend)
+    sock = bind(args.host, args.port)
+    if predictor is None:
         train_default_model(path.parent, args.data_dir)
-    predictor = Predictor.from_file(path, args.backend)
+        predictor = Predictor.from_file(path, args.backend)
     host, port = sock.getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host
     print(

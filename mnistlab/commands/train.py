@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +153,14 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
             f"add --epochs N (more than {config.epochs}) to train it further"
         )
     backend = args.backend if "backend" in given else checkpoint.history.config["backend"]
-    return start(args, run_dir, checkpoint.spec, config, backend=backend, resume=checkpoint)
+    # Flags the resume command must repeat while the checkpoint does not record them yet
+    # (until this command saves an epoch): an extension's --epochs, a new --backend.
+    again = [f"--epochs {config.epochs}"] if "epochs" in given else []
+    if backend != checkpoint.history.config["backend"]:
+        again.append(f"--backend {backend}")
+    return start(
+        args, run_dir, checkpoint.spec, config, backend=backend, resume=checkpoint, again=again
+    )
 
 
 def no_checkpoint(run_dir: Path) -> str:
@@ -212,6 +221,7 @@ def start(
     resume: Any = None,
     init: Any = None,
     record: dict | None = None,
+    again: Sequence[str] = (),
 ) -> int:
     """Hold the run directory, train (from scratch, from --init, or resuming), report."""
     from mnistlab.data.mnist import load_splits
@@ -246,6 +256,8 @@ def start(
         ):
             splits = load_splits(dataset, data_dir, limit_train)
             what = f"resuming at epoch {resume.epoch + 1} of " if resume is not None else ""
+            if init is not None and record:
+                what = f"starting from the weights in {record['init']['model_file']}: "
             print(
                 f"{what}{spec.describe()} on {backend}, {len(splits.train):,} train / "
                 f"{len(splits.val):,} validation / {len(splits.test):,} test images "
@@ -265,7 +277,8 @@ def start(
                 on_saved=on_saved,
             )
     except Interrupted as stop:
-        print(interrupted_line(stop, out, resume is not None or bool(saved)), file=sys.stderr)
+        resumable = resume is not None or bool(saved)
+        print(interrupted_line(stop, out, resumable, again), file=sys.stderr)
         return stop.exit_code
     best = history.best
     assert best is not None  # at least one epoch ran, and the first always improves
@@ -277,7 +290,8 @@ def start(
     return 0
 
 
-def interrupted_line(stop: Any, out: Path, resumable: bool) -> str:
+def interrupted_line(stop: Any, out: Path, resumable: bool, again: Sequence[str] = ()) -> str:
+    """What a stopped run prints: the command that resumes it, exactly as it will work."""
     if not resumable:
         return (
             f"mnistlab train: stopped by {stop.name} before the first epoch finished; "
@@ -285,5 +299,6 @@ def interrupted_line(stop: Any, out: Path, resumable: bool) -> str:
         )
     return (
         f"mnistlab train: stopped by {stop.name}; every finished epoch is saved in {out}. "
-        f"Resume with: mnistlab train --resume {out}"
+        f"Resume with: {shlex.join(['mnistlab', 'train', '--resume', str(out)])}"
+        + "".join(f" {flag}" for flag in again)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -56,3 +57,35 @@ def test_a_corrupt_model_file_is_one_line(capsys, tmp_path) -> None:
     assert main(["serve", str(bad), "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(bad) in err
+
+
+def test_the_model_file_is_checked_before_the_port(capsys, tmp_path) -> None:
+    """A missing or broken MODEL_FILE is the error, even when the port is busy too."""
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["serve", str(tmp_path / "missing.safetensors"), "--port", port]) == 2
+        assert capsys.readouterr().err == (
+            f"mnistlab serve: error: model file not found: {tmp_path / 'missing.safetensors'}\n"
+        )
+        assert main(["serve", str(bad), "--port", port]) == 2
+        err = capsys.readouterr().err
+        assert str(bad) in err and "port" not in err
+
+
+def test_a_busy_port_is_found_before_the_default_model_is_trained(
+    capsys, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no runs/default-model here
+    trained = []
+    monkeypatch.setattr(serve, "train_default_model", lambda *args: trained.append(args))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in capsys.readouterr().err
+    assert trained == []
