@@ -41,6 +41,10 @@ TABLE_FUNCTIONS = {
     ),
     "sweep": ("_cell_line", "n_params", "choose_best", "sorted_rows", "format_table"),
 }
+# The modules added since: checkpoints, run directories, train's resume checks, a sweep
+# cell's resume, inference, own-image preprocessing and the recipes.
+TRAIN_RESUME = ("resume", "no_checkpoint", "contradictions", "interrupted_line")
+RECIPE_FUNCTIONS = ("xǁRecipeǁconfig", "x_recipe_names", "x_get_recipe", "x_default_config")
 MODULES = {
     "learner": ["mnistlab.learner.*"],
     "evaluation": ["mnistlab.evaluation.*"],
@@ -55,6 +59,13 @@ MODULES = {
         for module, names in TABLE_FUNCTIONS.items()
         for name in names
     ],
+    "checkpoint": ["mnistlab.checkpoint.*"],
+    "rundir": ["mnistlab.rundir.*"],
+    "train_resume": [f"mnistlab.commands.train.x_{name}__mutmut_*" for name in TRAIN_RESUME],
+    "cell_resume": ["mnistlab.experiments.sweep.x_cell_resume__mutmut_*"],
+    "inference": ["mnistlab.inference.*"],
+    "images": ["mnistlab.data.images.*"],
+    "recipes": [f"mnistlab.config.{name}__mutmut_*" for name in RECIPE_FUNCTIONS],
 }
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): ±24 and 152 are SIGXCPU, sent
 # when a mutant runs past mutmut's time limit.

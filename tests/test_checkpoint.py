@@ -182,3 +182,26 @@ def test_files_get_the_users_normal_permissions(tiny_run) -> None:
     os.umask(mask)
     for name in (MODEL, CHECKPOINT, HISTORY):
         assert (tiny_run / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
+
+
+@pytest.mark.parametrize(
+    ("key", "edit"),
+    [
+        ("state", lambda v: v.replace('"lr": 0.01', '"lr": 0.1')),  # the recorded settings
+        ("architecture", lambda v: v.replace("[8]", "[8 ]")),  # same meaning, other bytes
+        ("mnistlab", lambda v: v.replace('"version": "', '"version": "9')),
+    ],
+)
+def test_a_changed_header_value_is_refused(one_checkpoint, key, edit) -> None:
+    """The checksum covers each header value, not only its key: a checkpoint whose
+    recorded settings were edited would resume a run other than the one it claims."""
+    from safetensors.numpy import save
+
+    from mnistlab.fileio import read_safetensors
+
+    header, tensors = read_safetensors(one_checkpoint)
+    changed = edit(header[key])
+    assert changed != header[key]
+    one_checkpoint.write_bytes(save(tensors, metadata={**header, key: changed}))
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_checkpoint(one_checkpoint)

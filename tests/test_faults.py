@@ -408,44 +408,6 @@ def test_a_damaged_checkpoint_is_refused_and_nothing_overwritten(finished_run, c
     assert digest(finished_run) == before
 
 
-def test_bad_resumes_are_one_line_and_touch_nothing(finished_run, tmp_path, capsys) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    before = digest(finished_run)
-    for argv, words in (
-        (["--resume", str(tmp_path / "missing")], "no such run directory"),
-        (["--resume", str(empty)], "no run there"),
-        (["--resume", str(finished_run), "--epochs", "3", "--hidden", "32"], "architecture"),
-        (["--resume", str(finished_run), "--model", "lenet5"], "model mlp there, lenet5 here"),
-        (
-            ["--resume", str(finished_run), "--lr", "0.5", "--seed", "3"],
-            "lr 0.01 there, 0.5 here; seed 0 there, 3 here",
-        ),
-        (["--resume", str(finished_run)], "finished all its 2 epochs"),
-        (["--resume", str(finished_run), "--epochs", "2"], "already trained 2 epochs"),
-        (["--resume", str(finished_run), "--force"], "--force cannot be used with --resume"),
-        (
-            ["--resume", str(finished_run), "--epochs", "3", "--init", str(finished_run / MODEL)],
-            "--init cannot be used with --resume",
-        ),
-    ):
-        code, err = cli(capsys, "train", *argv)
-        assert_one_line(code, err, 2, words)
-    assert digest(finished_run) == before
-    assert list(empty.iterdir()) == [] and not (tmp_path / "missing").exists()
-
-
-def test_bad_inits_are_one_line(finished_run, tmp_path, capsys) -> None:
-    for argv, words in (
-        (["--init", str(finished_run / HISTORY)], "not a model file"),
-        (["--init", str(finished_run / MODEL), "--hidden", "32"], "asks for"),
-        (["--init", str(finished_run / MODEL), "--model", "lenet5"], "asks for"),
-    ):
-        code, err = cli(capsys, "train", *argv, "--out", str(tmp_path / "new"))
-        assert_one_line(code, err, 2, words)
-    assert not (tmp_path / "new").exists()
-
-
 def test_init_starts_from_the_saved_weights(finished_run, mnist_dir, tmp_path, capsys) -> None:
     out = tmp_path / "tuned"
     argv = ["train", "--init", str(finished_run / MODEL), "--data-dir", str(mnist_dir)]

@@ -93,3 +93,20 @@ def test_onecycle_rises_to_lr_then_falls_to_almost_nothing() -> None:
 def test_epoch_schedule_ignores_the_step() -> None:
     config = TrainConfig(lr=0.1, lr_decay=0.5)
     assert config.lr_at_step(7, 10, epoch=3) == pytest.approx(0.025)
+
+
+def test_the_recipes_are_the_published_ones() -> None:
+    """What `--recipe` trains, against the recipes as published (README's table; the fast
+    recipe is the peer's, benchmarks/peer.py: Adam lr 1e-2, betas (0.7, 0.9), one-cycle,
+    batch 256, one epoch), not against the settings table it is built from."""
+    fast = common.config_from_args(parse("--recipe", "fast"))
+    assert (fast.optimizer, fast.lr, fast.beta1, fast.beta2) == ("adam", 0.01, 0.7, 0.9)
+    assert (fast.schedule, fast.batch_size, fast.epochs, fast.l2) == ("onecycle", 256, 1, 0.0)
+    lenet = common.config_from_args(parse("--recipe", "lenet5"))
+    assert (lenet.optimizer, lenet.lr, lenet.momentum, lenet.batch_size) == (
+        "momentum",
+        0.01,
+        0.9,
+        20,
+    )
+    assert (lenet.l2, lenet.lr_decay, lenet.epochs, lenet.schedule) == (25.0, 0.8, 15, "epoch")

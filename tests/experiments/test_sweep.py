@@ -495,3 +495,37 @@ def test_sweep_on_a_real_dask_cluster(
     rows = rows_of(out)
     assert len(rows) == 3
     assert all(row["worker"].split(":")[1] != str(os.getpid()) for row in rows)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"lr": 0.1}, {"l2": 0.0}, {"epochs": 3}, {"seed": 7}, {"optimizer": "sgd"}],
+    ids=lambda o: next(iter(o)),
+)
+def test_a_cell_resumes_only_from_a_checkpoint_of_its_own_settings(tmp_path, other) -> None:
+    """A checkpoint of the same architecture trained with any other setting is refused in
+    one line naming it; the cell's own is resumed."""
+    import dataclasses
+
+    import numpy as np
+
+    from mnistlab.data.splits import Split, Splits
+    from mnistlab.training import train
+
+    rng = np.random.default_rng(0)
+    data = Split(rng.random((40, 28, 28), dtype=np.float32), rng.integers(0, 10, 40))
+    splits = Splits(data, data, data, "mnist", "synthetic")
+    settings = sweep.SweepSettings(epochs=2)
+    cell = Cell(1, 8)
+    spec, config = settings.spec(cell), settings.train_config(cell)
+    path = tmp_path / "k1-m8.safetensors"
+    theirs = dataclasses.replace(config, **other)
+    train(spec, theirs, splits, "numpy", None, log=None, show_progress=False, checkpoint=path)
+    with pytest.raises(
+        UserError, match=f"^{re.escape(str(path))} is the checkpoint of another run"
+    ):
+        sweep.cell_resume(path, spec, config)
+    train(spec, config, splits, "numpy", None, log=None, show_progress=False, checkpoint=path)
+    mine = sweep.cell_resume(path, spec, config)
+    assert mine.epoch == 2 and mine.spec == spec and mine.config() == config
+    assert sweep.cell_resume(tmp_path / "none.safetensors", spec, config) is None
