@@ -24,6 +24,9 @@ Measures, on the real 50,000 MNIST training images:
 8. the cost of the checkpoint written after every epoch, for [784,100,10] at batch 20 and
    LeNet-5 (its recipe), both backends: (epoch + checkpoint) / epoch, under 1.03;
    `--only checkpoint` runs this section alone.
+9. the time estimates the commands print (compare's and report's plans, `report --help`)
+   against the measured wall time of each kind of plan (estimates.py); `--only
+   estimates` runs this section alone.
 
 NumPy runs first, before PyTorch starts its threads. Times use time.perf_counter, one
 warm-up, then the best of 3 repeats (5 for the sub-second NumPy MLP epochs at the lab's
@@ -426,7 +429,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "fast", "checkpoint"],
+        choices=["all", "fast", "checkpoint", "estimates"],
         default="all",
         help="run one section (default: all)",
     )
@@ -512,6 +515,9 @@ def main() -> None:
     if args.only == "checkpoint":
         checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
         summary(results, numbers, args.json, t0)
+        return
+    if args.only == "estimates":
+        estimates_section(data_dir)
         return
 
     # NumPy is timed first, before PyTorch has started its thread pool.
@@ -678,7 +684,15 @@ def main() -> None:
 
     checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
+    print()
+    estimates_section(data_dir)
     summary(results, numbers, args.json, t0)
+
+
+def estimates_section(data_dir: str | None) -> None:
+    """9. Each kind of plan's printed estimate against its measured time (estimates.py)."""
+    command = [sys.executable, str(Path(__file__).with_name("estimates.py"))]
+    subprocess.run(command + (["--data-dir", data_dir] if data_dir else []), check=True)
 
 
 def summary(results: list[Row], numbers: dict[str, Any], json_path: str | None, t0: float) -> None:

@@ -127,11 +127,25 @@ def test_quick_report_banner_says_lambda_is_stronger() -> None:
     assert "λ/(2n) with n = 5,000 here, so λ = 5 regularises 10× as strongly" in banner
 
 
-def test_report_help_gives_measured_times(capsys) -> None:
+def test_report_help_and_the_printed_plan_give_one_estimate(tmp_path, monkeypatch, capsys) -> None:
+    """--help and the line `report` prints before it starts come from one estimate
+    (experiments/estimate.py; `make bench` sets it beside measured times)."""
+    from mnistlab.experiments import report, report_plan
+    from mnistlab.experiments.estimate import duration
+
     text = help_text(capsys, "report")
-    assert "minutes, not hours" not in text
-    assert "about 40 s on 2 free cores, ~10 s when run again" in text
-    assert "about 25 minutes" in text and "Open DIR/report.html in a browser" in text
+    sweep, full = (duration(s)[1:] for s in report_plan.report_seconds(report_plan.full_plan(), 2))
+    quick = duration(report_plan.report_seconds(report_plan.quick_plan(), 2)[1])[1:]
+    assert (
+        f"the full report takes about {full} (its k × m sweep {sweep}), --quick about {quick}"
+        in text
+    )
+    assert "Open DIR/report.html in a browser" in text
+    monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: None)
+    assert main(["report", "--quick", "--workers", "2", "--out", str(tmp_path / "r")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"report: quick plan, about {quick} on an idle machine with 2 cores")
+    assert f"takes about {sweep} on 2 idle cores" in help_text(capsys, "sweep")
 
 
 def test_report_ends_with_the_page_to_open(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -3,11 +3,9 @@
 Writes DIR/report.md with its figures in DIR/figures/, and DIR/report.html, the same
 report as one self-contained file. Finished work is reused: the k × m sweep resumes from
 DIR/sweep/results.jsonl, and every other run directory is kept once finished, so running
-the command again only redraws the figures and rewrites the text. The full report took
-about 25 minutes on this project's 2-core machine (the 18-cell sweep alone 14.5). --quick
-is a small version whose numbers are not the lab's results: measured 37 s on 2 cores
-(71 s while the machine ran other work at load 12), 8-12 s when run again. Open
-DIR/report.html in a browser: it is one file, figures included.
+the command again only redraws the figures and rewrites the text. --quick is a small
+version whose numbers are not the lab's results. Open DIR/report.html in a browser: it
+is one file, figures included.
 """
 
 from __future__ import annotations
@@ -26,9 +24,25 @@ if TYPE_CHECKING:  # the report machinery (matplotlib, joblib) loads only when i
     from mnistlab.experiments.report_plan import ReportPlan
 
 
+def timing() -> str:
+    """How long a report takes, from the same estimate the command prints before it runs."""
+    from mnistlab.experiments import report_plan
+    from mnistlab.experiments.estimate import duration
+
+    sweep, full = report_plan.report_seconds(report_plan.full_plan(), 2)
+    _, quick = report_plan.report_seconds(report_plan.quick_plan(), 2)
+    return (
+        f"On 2 idle cores the full report takes about {duration(full)[1:]} (its k × m sweep "
+        f"{duration(sweep)[1:]}), --quick about {duration(quick)[1:]}; a busy machine takes "
+        "longer. The command prints its own estimate before it starts."
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "report", help="run the lab's experiments and write the report", description=__doc__
+        "report",
+        help="run the lab's experiments and write the report",
+        description=f"{__doc__}\n{timing()}",
     )
     p.add_argument(
         "--out",
@@ -39,8 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a small version (4 cells, 5,000 images, 2 epochs; LeNet-5 1 epoch): about 40 s "
-        "on 2 free cores, ~10 s when run again; its numbers are not the lab's",
+        help="a small version (4 cells, 5,000 images, 2 epochs; LeNet-5 1 epoch); its "
+        "numbers are not the lab's",
     )
     common.add_data_flags(p)
     p.add_argument(
@@ -76,6 +90,17 @@ def plan_from_args(args: argparse.Namespace) -> ReportPlan:
     )
 
 
+def estimate_line(plan: ReportPlan, workers: int) -> str:
+    from mnistlab.experiments import report_plan
+    from mnistlab.experiments.estimate import duration
+
+    sweep, total = report_plan.report_seconds(plan, workers)
+    return (
+        f"report: {'quick' if plan.quick else 'full'} plan, about {duration(total)[1:]} on an idle "
+        f"machine with {workers} cores (the sweep {duration(sweep)[1:]}); finished runs are reused"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from mnistlab.experiments import report
 
@@ -85,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
     plan = plan_from_args(args)
+    print(estimate_line(plan, workers), flush=True)
     start = time.perf_counter()
     report.build_report(out, plan, dataset=args.dataset, data_dir=args.data_dir, workers=workers)
     print(

@@ -34,14 +34,22 @@ from mnistlab.experiments.sweep import (
 )
 from mnistlab.models.spec import ACTIVATIONS
 
-TIMING = (
-    f"Defaults: {DEFAULT_EPOCHS} epochs of batch {DEFAULT_BATCH} per cell, chosen so the "
-    "default 18-cell sweep (numpy, 2 workers) fits in 30 minutes on 2 cores: measured "
-    "14.5 minutes on a busy 2-core machine (k=3, m=512 is the slowest cell, ≈ 20-28 s per "
-    "epoch), best cell k=3, m=256 at 98.50% validation / 98.48% test accuracy. Batch 20 "
-    "learns as fast per epoch as batch 10 here at half the cost. Results go to "
-    "DIR/results.jsonl as cells finish; Ctrl-C keeps them and the same command resumes."
-)
+
+def timing() -> str:
+    """The defaults and how long they take, from the estimate `report` prints too."""
+    from mnistlab.experiments.estimate import duration
+    from mnistlab.experiments.report_plan import sweep_seconds
+
+    grid = parse_grid(DEFAULT_K, DEFAULT_M)
+    cells = len(grid.ks) * len(grid.ms)
+    seconds = sweep_seconds(grid.ks, grid.ms, SweepSettings(), workers=2)
+    return (
+        f"Defaults: {DEFAULT_EPOCHS} epochs of batch {DEFAULT_BATCH} per cell; the default "
+        f"{cells}-cell sweep (numpy, 2 workers) takes about {duration(seconds)[1:]} on 2 idle "
+        "cores (a busy machine takes longer; the slowest cell is k=3, m=512). Batch 20 "
+        "learns as fast per epoch as batch 10 here at half the cost. Results go to "
+        "DIR/results.jsonl as cells finish; Ctrl-C keeps them and the same command resumes."
+    )
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sweep",
         help="train a k × m grid of MLPs in parallel, resumably",
         description=__doc__,
-        epilog=TIMING,
+        epilog=timing(),
     )
     common.add_backend_flag(p)
     p.add_argument(

@@ -26,9 +26,10 @@ from matplotlib.figure import Figure
 from mnistlab.config import LENET5_RECIPE, TrainConfig
 from mnistlab.data.splits import N_TRAIN, Split, Splits
 from mnistlab.errors import UserError, flag
-from mnistlab.experiments.estimate import duration, run_seconds
+from mnistlab.experiments.estimate import duration, plan_seconds, side_by_side
+from mnistlab.experiments.runplan import RunPlan, lenet_plan
 from mnistlab.fileio import write_json, write_text
-from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
+from mnistlab.models.spec import MLPSpec, ModelSpec
 from mnistlab.models.summary import summarize
 from mnistlab.plots import epoch_axis, save_figure
 from mnistlab.protocol import History
@@ -40,28 +41,6 @@ CURVES_FIGURE = "val_acc_curves.png"
 BACKEND_LABELS = {"numpy": "NumPy", "torch": "PyTorch"}
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """One run to have: what to train, on which backend, and the name of its directory."""
-
-    name: str
-    backend: str
-    spec: ModelSpec
-    config: TrainConfig
-    limit_train: int | None = None
-    dataset: str = "mnist"
-
-    def identity(self) -> dict[str, Any]:
-        """The recorded fields that decide the run's numbers (where the data lives does not)."""
-        return {
-            "backend": self.backend,
-            "architecture": self.spec.to_json(),
-            "train": self.config.to_json(),
-            "dataset": self.dataset,
-            "limit_train": self.limit_train,
-        }
 
 
 @dataclass
@@ -284,21 +263,18 @@ def ensure_runs(
 def plan_lines(plans: Sequence[RunPlan], workers: int = 1) -> list[str]:
     """What is about to train and roughly for how long, said before it starts."""
     lines = [f"to train: {plural(len(plans), 'run')}"]
-    total = 0.0
     for plan in plans:
         n = plan.limit_train or N_TRAIN
-        seconds = run_seconds(
-            plan.spec, plan.backend, plan.config.batch_size, n, plan.config.epochs
-        )
-        total += seconds
         epochs = plural(plan.config.epochs, "epoch")
         lines.append(
-            f"  {plan.name:<13} {describe_run(plan)}, {epochs} on {n:,} images  {duration(seconds)}"
+            f"  {plan.name:<13} {describe_run(plan)}, {epochs} on {n:,} images  "
+            f"{duration(plan_seconds(plan))}"
         )
     at_once = min(max(1, workers), len(plans))
     how = "one after another" if at_once == 1 else f"{at_once} at a time, if cores are free"
+    total = side_by_side([plan_seconds(plan) for plan in plans], at_once)
     lines.append(
-        f"in all {duration(total / at_once)} ({how}; a rough estimate for an idle 2-core "
+        f"in all {duration(total)} ({how}; a rough estimate for an idle 2-core "
         "machine, a busy one takes longer)"
     )
     return lines
@@ -330,21 +306,6 @@ def backend_plans(
         RunPlan(f"{backend}-{spec.name}", backend, spec, config, limit_train, dataset)
         for backend in ("numpy", "torch")
     ]
-
-
-def lenet_plan(
-    backend: str,
-    config: TrainConfig,
-    epochs: int,
-    limit_train: int | None,
-    activation: str = "relu",
-    dataset: str = "mnist",
-) -> RunPlan:
-    """LeNet-5 with the MLP's learning rate, optimiser and batch size, and its own recipe's
-    L2 strength and learning-rate decay (config.LENET5_RECIPE), for `epochs` epochs."""
-    spec = LeNet5Spec(activation=activation)
-    config = replace(config, **{**LENET5_RECIPE, "epochs": epochs})
-    return RunPlan(f"{backend}-lenet5", backend, spec, config, limit_train, dataset)
 
 
 # ---------------------------------------------------------------- tabulating

@@ -8,13 +8,14 @@ epochs, so a backend comparison compares like with like.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mnistlab.config import LENET5_RECIPE, RECIPES, TrainConfig
 from mnistlab.data.splits import N_TRAIN
 from mnistlab.errors import UserError
-from mnistlab.experiments.compare import RunPlan, lenet_plan
+from mnistlab.experiments.runplan import RunPlan, lenet_plan
 from mnistlab.experiments.sweep import SweepSettings
 
 BACKENDS = ("torch", "numpy")  # table order: every network that runs on both runs on both
@@ -160,3 +161,48 @@ def recipe_plans(plan: ReportPlan, settings: SweepSettings) -> dict[str, list[Ru
             for backend in BACKENDS
         ]
     return plans
+
+
+def planned_runs(plan: ReportPlan, settings: SweepSettings) -> tuple[list[RunPlan], list[RunPlan]]:
+    """What a report trains: the sweep's cells (side by side), then one run at a time.
+
+    Before the sweep the best cell is not known: the slowest cell stands in for it (on
+    each backend), so an estimate from these errs long rather than short."""
+    from mnistlab.experiments.estimate import plan_seconds
+
+    cells = cell_runs(plan.ks, plan.ms, settings)
+    slowest = max(cells, key=plan_seconds)
+    best = [dataclasses.replace(slowest, name=f"{b}-best", backend=b) for b in BACKENDS]
+    after = [*best, *lenet_plans(plan, settings)]
+    after += [run for runs in recipe_plans(plan, settings).values() for run in runs]
+    return cells, after
+
+
+def report_seconds(plan: ReportPlan, workers: int) -> tuple[float, float]:
+    """Rough (sweep, whole report) seconds on an idle machine with `workers` cores."""
+    from mnistlab.experiments.estimate import REPORT_WRITE_S, plan_seconds
+
+    settings = sweep_settings(plan, "mnist", None)
+    _, after = planned_runs(plan, settings)
+    sweep = sweep_seconds(plan.ks, plan.ms, settings, workers)
+    return sweep, sweep + sum(plan_seconds(run) for run in after) + REPORT_WRITE_S
+
+
+def cell_runs(ks: tuple[int, ...], ms: tuple[int, ...], settings: SweepSettings) -> list[RunPlan]:
+    """The sweep's k × m cells as runs (for estimating their time)."""
+    from mnistlab.experiments.grid import Cell
+
+    return [
+        RunPlan(f"k{k}-m{m}", settings.backend, settings.spec(cell), settings.train_config(cell),
+                settings.limit_train, settings.dataset)
+        for k in ks for m in ms for cell in [Cell(k, m)]
+    ]  # fmt: skip
+
+
+def sweep_seconds(
+    ks: tuple[int, ...], ms: tuple[int, ...], settings: SweepSettings, workers: int
+) -> float:
+    """Rough seconds of a sweep on an idle machine, `workers` cells at a time."""
+    from mnistlab.experiments.estimate import plan_seconds, side_by_side
+
+    return side_by_side([plan_seconds(run) for run in cell_runs(ks, ms, settings)], workers)

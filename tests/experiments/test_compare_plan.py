@@ -68,3 +68,17 @@ def test_compare_help_documents_lenet_flags_and_files(capsys) -> None:
     assert "--lenet-backend {numpy,torch}" in text
     for name in ("compare.json", "compare.md", "val_acc_curves.png"):
         assert name in text
+
+
+def test_side_by_side_runs_the_longest_first_on_the_first_free_worker() -> None:
+    assert estimate.side_by_side([3, 3, 2, 2, 2], 2) == 7
+    assert estimate.side_by_side([3, 3, 2, 2, 2], 1) == 12
+    assert estimate.side_by_side([5, 1, 1], 8) == 5
+    assert estimate.side_by_side([], 2) == 0
+
+
+def test_a_plan_costs_its_epochs_and_its_start() -> None:
+    for backend in ("numpy", "torch"):
+        plan = compare.RunPlan("r", backend, MLPSpec((16,)), TrainConfig(epochs=3), 500)
+        epochs = estimate.run_seconds(MLPSpec((16,)), backend, 20, 500, 3)
+        assert estimate.plan_seconds(plan) == pytest.approx(epochs + estimate.RUN_START_S[backend])
