@@ -118,8 +118,9 @@ SINGLE_THREAD_BELOW = 100
 class Ticker:
     """When a training loop should report: counts the examples since it last did."""
 
-    def __init__(self, every: float = PROGRESS_EVERY) -> None:
-        self.every = every  # examples between reports (math.inf: by the clock alone)
+    def __init__(self, every: float | None = None) -> None:
+        # examples between reports (math.inf: by the clock alone); read when made
+        self.every = PROGRESS_EVERY if every is None else every
         self.unreported = 0
         self.last = time.perf_counter()
 

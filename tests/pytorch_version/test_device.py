@@ -104,6 +104,7 @@ def test_reproducible_cuda_sets_deterministic_kernels_and_puts_the_settings_back
     before = (torch.are_deterministic_algorithms_enabled(), cudnn.benchmark, cudnn.allow_tf32)
     with reproducible_cuda():
         assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
         assert cudnn.deterministic and not cudnn.benchmark
         assert not cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
         assert not deterministic.fill_uninitialized_memory
