@@ -61,7 +61,7 @@ class BatchSplit:
         model: NumpyModel,
         make_twin: Callable[[], NumpyModel],
         parts: int,
-        min_rows: int = MIN_PART_ROWS,
+        min_rows: int | None = None,
     ) -> None:
         models = [model]
         for _ in range(parts - 1):
@@ -69,7 +69,7 @@ class BatchSplit:
             twin.theta, twin.params = model.theta, model.theta.views  # one θ, many layers
             models.append(twin)
         self.models = tuple(models)
-        self.min_rows = min_rows
+        self.min_rows = MIN_PART_ROWS if min_rows is None else min_rows
         self.grads = [model.theta.zeros_like() for _ in models[1:]]
         self.pool = ThreadPoolExecutor(
             max_workers=max(1, parts - 1),

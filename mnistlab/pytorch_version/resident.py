@@ -28,9 +28,9 @@ in NumPy on 2 CPU cores. Here:
   (learner.accuracy_and_loss).
 
 The cross-entropy is written as −Σ onehot·log_softmax rather than F.cross_entropy: CUDA's
-nll_loss has no deterministic implementation (torch.use_deterministic_algorithms refuses
-it), while these element-wise products and sums are deterministic. Same value, within
-float32 rounding.
+nll_loss is listed without a deterministic implementation (torch.use_deterministic_
+algorithms flags it), while these element-wise products and sums are deterministic. Same
+value, within float32 rounding.
 
 The same code runs without graphs on any device, which is how the CPU tests check it
 against TorchLearner's own loop.
@@ -53,6 +53,7 @@ from mnistlab.learner import EVAL_BATCH, Progress, Ticker, epoch_order
 from mnistlab.pytorch_version.data_loader import as_tensor
 
 if TYPE_CHECKING:
+    from mnistlab.config import TrainConfig
     from mnistlab.pytorch_version.learner import TorchLearner
 
 DEVICE_EVAL_BATCH = 10_000  # images a scoring pass on the device: LeNet-5's C1 maps, 188 MB
@@ -180,7 +181,7 @@ class Resident:
                 config = config if changed is None else changed
                 if stats.pending is None:
                     stats.request(step + 1, seen)
-        mean_ce = plan.ce_sum.item() / max(plan.steps, 1)  # the one wait of the epoch
+        mean_ce = plan.ce_sum.item() / max(plan.steps, 1)  # the epoch's waits: here, at its end
         learner.train_acc = plan.correct.item() / max(n, 1)
         with torch.no_grad():
             mean_cost = mean_ce + float(learner.l2_term())
@@ -192,7 +193,7 @@ class Resident:
 
     def report(
         self, stats: Statistics, ticker: Ticker, progress: Progress | None, epoch: int
-    ) -> Any:
+    ) -> TrainConfig | None:
         """Report the last copy of the sums that has arrived, if one has; returns the
         learner's config then (a watcher may have changed the learning rate), else None."""
         arrived = stats.arrived()
