@@ -110,3 +110,9 @@ def test_the_recipes_are_the_published_ones() -> None:
         20,
     )
     assert (lenet.l2, lenet.lr_decay, lenet.epochs, lenet.schedule) == (25.0, 0.8, 15, "epoch")
+
+
+def test_an_unknown_recipe_names_the_known_ones() -> None:
+    with pytest.raises(UserError) as refused:
+        get_recipe("slow")
+    assert str(refused.value) == "unknown recipe 'slow': choose one of lenet5, fast"

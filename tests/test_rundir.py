@@ -135,3 +135,28 @@ def test_a_second_writer_is_refused_and_a_created_empty_directory_removed(tmp_pa
             pass
         assert run.is_dir()
     assert not (tmp_path / "new").exists()  # created here and left empty: removed
+
+
+def test_a_new_directory_needs_no_force_and_a_stray_file_is_kept(tmp_path) -> None:
+    with claimed_run(tmp_path / "fresh", FILES, MARKER) as claimed:
+        new_files(claimed.path, "history.json")  # its own lock file is not "files"
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    with (
+        pytest.raises(UserError, match="already holds files; pass --force"),
+        claimed_run(taken, FILES, MARKER),
+    ):
+        pass
+    assert files_of(taken) == {"notes.txt": b"mine"}
+
+
+def test_the_new_runs_figures_go_and_the_old_ones_come_back(tmp_path) -> None:
+    run = tmp_path / "run"
+    old_run(run)
+    before = files_of(run)
+    with pytest.raises(RuntimeError), claimed_run(run, FILES, MARKER, force=True):
+        (run / "figures").mkdir()
+        (run / "figures" / "b.png").write_bytes(b"new figure")
+        raise RuntimeError("stopped in epoch 1")
+    assert files_of(run) == before
