@@ -13,7 +13,6 @@ import json
 import os
 import pathlib
 import random
-import shlex
 import signal
 import statistics
 import subprocess
@@ -188,28 +187,6 @@ def stop_before_the_first_epoch(monkeypatch) -> None:
         raise Interrupted(signal.SIGINT)
 
     monkeypatch.setattr(training, "run_protocol", interrupted)
-
-
-@pytest.mark.parametrize(
-    ("flags", "printed"),
-    [
-        (["--epochs", "4"], "--epochs 4"),
-        (["--epochs", "3", "--backend", "torch"], "--epochs 3 --backend torch"),
-    ],
-)
-def test_a_resume_stopped_before_its_first_new_epoch_prints_a_command_that_works(
-    finished_run, monkeypatch, capsys, flags, printed
-) -> None:
-    with monkeypatch.context() as patch:
-        stop_before_the_first_epoch(patch)
-        code, err = cli(capsys, "train", "--resume", str(finished_run), *flags)
-    assert_one_line(code, err, 130, "every finished epoch is saved")
-    command = err.strip().split("Resume with: ")[1]
-    assert command == f"mnistlab train --resume {finished_run} {printed}"
-    assert main(shlex.split(command)[1:]) == 0  # the command as printed
-    done = json.loads((finished_run / HISTORY).read_text())
-    assert len(done["epochs"]) == int(flags[1])
-    assert done["config"]["backend"] == (flags[3] if len(flags) > 2 else "numpy")
 
 
 def test_a_new_run_stopped_before_its_first_epoch_says_nothing_was_saved(

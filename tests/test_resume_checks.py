@@ -1,34 +1,52 @@
-"""`train --resume` and `--init` refusals: one line, exit 2, the run untouched.
+"""`train --resume` and `--init`: refusals in one line with the run untouched, and the
+resume command a stopped run prints.
 
-Every refusal comes before any data is read, so a run trained here on a few synthetic
-images stands in for a real one (no MNIST needed: these run in `make mutate` too).
+A run trained here on a few synthetic images stands in for a real one, and commands that
+go on to train read those images instead of MNIST (the data layer is tested elsewhere):
+no MNIST is needed, so these run in `make mutate` too.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnistlab.cli import main
+from mnistlab.commands.train import interrupted_line
 from mnistlab.config import TrainConfig
 from mnistlab.data.splits import Split, Splits
-from mnistlab.models.spec import MLPSpec
+from mnistlab.interrupt import Interrupted
+from mnistlab.models.spec import ConvNetSpec, MLPSpec
 from mnistlab.training import HISTORY, MODEL, train
+
+IMAGES = 40  # synthetic training images, recorded as the run's --limit-train
+
+
+def synthetic(where: Path) -> Splits:
+    rng = np.random.default_rng(0)
+    data = Split(rng.random((IMAGES, 28, 28), dtype=np.float32), rng.integers(0, 10, IMAGES))
+    return Splits(data, data, data, "mnist", str(where))
 
 
 @pytest.fixture
-def finished_run(tmp_path) -> Path:
+def finished_run(tmp_path, monkeypatch) -> Path:
     """A finished 2-epoch run of MLP [784, 16, 10] relu at the MLP's defaults."""
-    rng = np.random.default_rng(0)
-    data = Split(rng.random((40, 28, 28), dtype=np.float32), rng.integers(0, 10, 40))
-    splits = Splits(data, data, data, "mnist", str(tmp_path / "images"))
+    splits = synthetic(tmp_path / "images")
+    monkeypatch.setattr("mnistlab.data.mnist.load_splits", lambda *args, **kwargs: splits)
     out = tmp_path / "done"
     train(
-        MLPSpec((16,)), TrainConfig(epochs=2), splits, "numpy", out, log=None, show_progress=False
-    )
+        MLPSpec((16,)), TrainConfig(epochs=2), splits, "numpy", out,
+        limit_train=IMAGES, log=None, show_progress=False,
+    )  # fmt: skip
     return out
+
+
+def epochs_in(run: Path) -> int:
+    return len(json.loads((run / HISTORY).read_text())["epochs"])
 
 
 def files(directory: Path) -> dict[str, bytes]:
@@ -59,8 +77,9 @@ def refused(capsys, *argv: str) -> str:
         (["--l2", "1"], "l2 5.0 there, 1.0 here"),
         (["--optimizer", "adam"], "optimizer momentum there, adam here"),
         (["--dataset", "fashion-mnist"], "dataset mnist there, fashion-mnist here"),
-        (["--limit-train", "30"], "limit-train None there, 30 here"),
+        (["--limit-train", "30"], "limit-train 40 there, 30 here"),
         (["--recipe", "fast"], "model mlp there, convnet here"),
+        (["--recipe", "fast", "--seed", "3"], "seed 0 there, 3 here"),
         ([], "finished all its 2 epochs; add --epochs N (more than 2)"),
         (["--epochs", "2"], "has already trained 2 epochs; --epochs must be more than that"),
         (["--epochs", "1"], "has already trained 2 epochs"),
@@ -104,3 +123,56 @@ def test_bad_inits_are_one_line(finished_run, tmp_path, capsys) -> None:
     ):
         assert words in refused(capsys, *argv, "--out", str(tmp_path / "new"))
     assert not (tmp_path / "new").exists()
+
+
+def test_flags_that_agree_with_the_run_are_accepted_and_epochs_extend_it(finished_run) -> None:
+    same = ["--lr", "0.01", "--seed", "0", "--hidden", "16", "--limit-train", str(IMAGES)]
+    assert main(["train", "--resume", str(finished_run), "--epochs", "3", *same]) == 0
+    assert epochs_in(finished_run) == 3
+
+
+def test_a_convnet_run_is_checked_like_any_other(tmp_path, capsys) -> None:
+    out = tmp_path / "convnet"
+    spec = ConvNetSpec(channels=(4, 6), hidden=16)
+    splits = synthetic(tmp_path / "images")
+    train(spec, TrainConfig(epochs=1), splits, "numpy", out, log=None, show_progress=False)
+    assert "lr 0.01 there, 0.5 here" in refused(capsys, "--resume", str(out), "--lr", "0.5")
+
+
+@pytest.mark.parametrize(
+    ("flags", "again"),
+    [
+        (["--epochs", "4"], " --epochs 4"),
+        (["--epochs", "3", "--backend", "torch"], " --epochs 3 --backend torch"),
+    ],
+)
+def test_a_stopped_resume_prints_the_command_that_goes_on(
+    finished_run, monkeypatch, capsys, flags, again
+) -> None:
+    """Stopped before its first new epoch: the printed command, run as printed, works."""
+    from mnistlab import training
+
+    def stopped(*args, **kwargs):
+        raise Interrupted(2)  # Ctrl-C while the first new epoch trains
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "run_protocol", stopped)
+        assert main(["train", "--resume", str(finished_run), *flags]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        f"mnistlab train: stopped by SIGINT; every finished epoch is saved in {finished_run}. "
+        f"Resume with: mnistlab train --resume {finished_run}{again}\n"
+    )
+    assert main(shlex.split(err.split("Resume with: ")[1])[1:]) == 0
+    assert epochs_in(finished_run) == int(flags[1])
+
+
+def test_the_resume_command_quotes_what_a_shell_would_split(tmp_path) -> None:
+    out = tmp_path / "my runs" / "first"
+    line = interrupted_line(Interrupted(15), out, True, ["--epochs 9"])
+    command = line.split("Resume with: ")[1]
+    assert shlex.split(command) == ["mnistlab", "train", "--resume", str(out), "--epochs", "9"]
+    assert interrupted_line(Interrupted(15), out, False) == (
+        f"mnistlab train: stopped by SIGTERM before the first epoch finished; nothing was "
+        f"saved in {out} (a run it would have replaced is kept)"
+    )
