@@ -95,3 +95,24 @@ def test_softmax_is_exact_and_never_overflows() -> None:
     z = np.array([[1000.0, 1001.0, 999.0], [0.0, 0.0, np.log(2.0)]])
     e = np.exp(np.array([[-1.0, 0.0, -2.0], [0.0, 0.0, np.log(2.0)]]))
     np.testing.assert_allclose(softmax(z), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_probabilities_are_float64_and_sum_to_one(tmp_path) -> None:
+    path, _ = saved(tmp_path, MLPSpec((16,)))
+    read = Predictor.from_file(path).predict_bytes(digit_png())
+    assert read.probabilities.dtype == np.float64
+    assert abs(read.probabilities.sum() - 1) < 1e-12  # float32 would be off by ~1e-7
+    np.testing.assert_allclose(softmax(np.array([0.0, np.log(3.0)])), [0.25, 0.75], rtol=1e-12)
+
+
+def test_maps_only_when_asked_and_errors_name_the_image(tmp_path) -> None:
+    from mnistlab.data.images import ImageError
+
+    path, _ = saved(tmp_path, LeNet5Spec())
+    predictor = Predictor.from_file(path)
+    assert predictor.predict_prepared(preprocess(digit_png())).feature_maps is None
+    with pytest.raises(ImageError, match=r"^photo\.png: not an image"):
+        predictor.predict_bytes(b"junk", "photo.png")
+    with pytest.raises(ImageError, match=r"^image: not an image"):
+        predictor.predict_bytes(b"junk")
+    assert predictor.describe()["architecture"] == {"model": "lenet5", "activation": "relu"}
