@@ -60,6 +60,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "settings; --epochs N extends it to N epochs",
     )
     p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="also write TensorBoard logs to DIR: train loss a few times a second, "
+        "validation and test scores and the learning rate, first-layer weights and "
+        "histograms each epoch (`tensorboard --logdir DIR`; needs mnistlab[tensorboard])",
+    )
+    p.add_argument(
         "--init",
         metavar="MODEL_FILE",
         default=None,
@@ -232,6 +240,11 @@ def start(
     data_dir = args.data_dir
     if data_dir is None and recorded.get("data_dir") and Path(recorded["data_dir"]).is_dir():
         data_dir = recorded["data_dir"]  # where the run read its images, unless told otherwise
+    watchers = []
+    if args.tensorboard is not None:
+        from mnistlab.tensorboard import TensorBoardWatcher
+
+        watchers.append(TensorBoardWatcher(args.tensorboard))
     files = (*RUN_FILES, "figures")
     saved: list[int] = []  # epochs this command saved
 
@@ -263,6 +276,7 @@ def start(
                 record=record,
                 device=device,
                 on_saved=on_saved,
+                watchers=watchers,
             )
     except Interrupted as stop:
         print(interrupted_line(stop, out, resume is not None or bool(saved)), file=sys.stderr)

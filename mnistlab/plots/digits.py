@@ -197,18 +197,10 @@ def plot_weight_images(
     100-neuron figure fast to draw.
     """
     w = np.asarray(w, dtype=float)
-    if w.ndim != 2 or w.shape[1] != SIDE * SIDE:
-        raise ValueError(f"expected first-layer weights of shape (m, 784), got {w.shape}")
     count = min(len(w), max_images)
-    limits = np.array([_symmetric_limit(row) for row in w[:count]])
-    tiles = (w[:count] / limits[:, None]).reshape(count, SIDE, SIDE)
+    rgba = weight_mosaic(w, max_images)
     cols = min(count, 10)
     rows = math.ceil(count / cols)
-    mosaic, corners = _mosaic(tiles, cols)
-    cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
-    rgba = cmap(np.clip((mosaic + 1) / 2, 0, 1))  # NaN → the grey of the gaps
-    x, y = corners[-1]
-    rgba[max(y - 2, 0) :, x + SIDE :] = 0.0  # the empty end of the last row: transparent
     fig = Figure(figsize=(0.9 * cols + 1.0, 0.9 * rows + 0.8))
     ax = fig.subplots()
     ax.set_axis_off()
@@ -216,6 +208,36 @@ def plot_weight_images(
     shown = f"first {count} of {len(w)}" if count < len(w) else f"all {count}"
     ax.set_title(title or f"first-layer weights, {shown} hidden neurons (red +, blue −)")
     return save_figure(fig, path)
+
+
+def weight_mosaic(w: np.ndarray, max_images: int = 100, cols: int = 10) -> np.ndarray:
+    """The first `max_images` neurons' 784 input weights as 28×28 tiles, `cols` a row, each
+    on its own ±scale (red +, blue −, white 0), as one RGBA float image (H, W, 4): grey
+    between tiles, transparent after the last one."""
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 2 or w.shape[1] != SIDE * SIDE:
+        raise ValueError(f"expected first-layer weights of shape (m, 784), got {w.shape}")
+    count = min(len(w), max_images)
+    limits = np.array([_symmetric_limit(row) for row in w[:count]])
+    tiles = (w[:count] / limits[:, None]).reshape(count, SIDE, SIDE)
+    mosaic, corners = _mosaic(tiles, min(count, cols))
+    cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
+    rgba = cmap(np.clip((mosaic + 1) / 2, 0, 1))  # NaN → the grey of the gaps
+    x, y = corners[-1]
+    rgba[max(y - 2, 0) :, x + SIDE :] = 0.0  # the empty end of the last row: transparent
+    return rgba
+
+
+def kernel_mosaic(w: np.ndarray, zoom: int = 6) -> np.ndarray:
+    """First-layer kernels (C, 1, k, k) side by side on one shared ±scale, each pixel
+    `zoom`×`zoom`, as an RGBA float image (H, W, 4)."""
+    w = np.asarray(w, dtype=float)
+    if w.ndim != 4 or w.shape[1] != 1:
+        raise ValueError(f"expected first-layer kernels of shape (C, 1, k, k), got {w.shape}")
+    tiles = np.kron(w[:, 0] / _symmetric_limit(w), np.ones((zoom, zoom)))
+    mosaic, _ = _mosaic(tiles, min(len(w), 12), gap=zoom)
+    cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
+    return cmap(np.clip((mosaic + 1) / 2, 0, 1))
 
 
 def plot_kernels(w: np.ndarray, path: str | os.PathLike[str], title: str = "") -> Path:
