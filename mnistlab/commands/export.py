@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnistlab.export import CHECK_IMAGES, OPSET, export_onnx, require_onnx
-    from mnistlab.models.modelfile import load_model
+    from mnistlab.api.models import export_onnx, load_model
+    from mnistlab.export import CHECK_IMAGES, OPSET, require_onnx
 
     require_onnx()  # before reading anything: one line if the extra is missing
     model = load_model(args.model_file)

@@ -32,7 +32,7 @@ def load_splits(
     test stay whole so scores remain comparable.
     """
     spec = sources.get_dataset(dataset)
-    n_train = _check_limit(limit_train)
+    n_train = check_limit(limit_train)
     directory = sources.locate(dataset, data_dir, mirrors)
     paths = sources.file_paths(directory, spec)
     md5s = [file.md5 for file in spec.files]  # the checksums also pin the shapes
@@ -50,7 +50,7 @@ def load_splits(
     )
 
 
-def _check_limit(limit_train: int | None) -> int:
+def check_limit(limit_train: int | None) -> int:
     if limit_train is None:
         return N_TRAIN
     try:

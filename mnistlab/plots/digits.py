@@ -16,10 +16,9 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mnistlab.plots import save_figure
+from mnistlab.plots import Figure, save_figure
 
 DIVERGING = "RdBu_r"
 MISTAKE = "tab:red"
@@ -78,6 +77,13 @@ def plot_confusion_matrix(
     title: str = "",
     classes: Sequence[str] | None = None,
 ) -> Path:
+    """`confusion_matrix_figure` as a PNG file at `path`."""
+    return save_figure(confusion_matrix_figure(cm, title, classes), path)
+
+
+def confusion_matrix_figure(
+    cm: np.ndarray, title: str = "", classes: Sequence[str] | None = None
+) -> Figure:
     """Counts in the cells, colour by row share: a rare class's errors still show up.
 
     `classes` names the rows and columns (the dataset's class names; default 0..n-1).
@@ -102,7 +108,7 @@ def plot_confusion_matrix(
     ax.set_yticks(range(n), names)
     ax.set(xlabel="predicted class", ylabel="true class")
     ax.set_title(title or f"confusion matrix ({int(cm.sum()):,} images)")
-    return save_figure(fig, path)
+    return fig
 
 
 def _tile_title(label: int, prediction: int | None, names: Sequence[str]) -> str:
@@ -122,6 +128,20 @@ def plot_prediction_grid(
     title: str = "",
     classes: Sequence[str] | None = None,
 ) -> Path:
+    """`prediction_grid_figure` as a PNG file at `path`."""
+    figure = prediction_grid_figure(images, labels, predictions, n, cols, title, classes)
+    return save_figure(figure, path)
+
+
+def prediction_grid_figure(
+    images: np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    predictions: Sequence[int] | np.ndarray | None,
+    n: int = 64,
+    cols: int = 8,
+    title: str = "",
+    classes: Sequence[str] | None = None,
+) -> Figure:
     """The first `n` images (8 × 8 by default), each titled with its predicted class;
     a mistake reads "prediction (truth)" in red, inside a red frame.
 
@@ -168,7 +188,7 @@ def plot_prediction_grid(
             )
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
 def pick_for_grid(
@@ -190,6 +210,11 @@ def pick_for_grid(
 def plot_weight_images(
     w: np.ndarray, path: str | os.PathLike[str], max_images: int = 100, title: str = ""
 ) -> Path:
+    """`weight_images_figure` as a PNG file at `path`."""
+    return save_figure(weight_images_figure(w, max_images, title), path)
+
+
+def weight_images_figure(w: np.ndarray, max_images: int = 100, title: str = "") -> Figure:
     """Each hidden neuron's 784 input weights as a 28×28 image, each on its own ±scale.
 
     Per-neuron scales show every neuron's pattern; a shared scale would let a few large
@@ -207,7 +232,7 @@ def plot_weight_images(
     ax.imshow(rgba, interpolation="nearest")
     shown = f"first {count} of {len(w)}" if count < len(w) else f"all {count}"
     ax.set_title(title or f"first-layer weights, {shown} hidden neurons (red +, blue −)")
-    return save_figure(fig, path)
+    return fig
 
 
 def weight_mosaic(w: np.ndarray, max_images: int = 100, cols: int = 10) -> np.ndarray:
@@ -241,6 +266,11 @@ def kernel_mosaic(w: np.ndarray, zoom: int = 6) -> np.ndarray:
 
 
 def plot_kernels(w: np.ndarray, path: str | os.PathLike[str], title: str = "") -> Path:
+    """`kernels_figure` as a PNG file at `path`."""
+    return save_figure(kernels_figure(w, title), path)
+
+
+def kernels_figure(w: np.ndarray, title: str = "") -> Figure:
     """LeNet-5's C1 kernels (C, 1, k, k) on one shared ±scale, so they compare."""
     w = np.asarray(w)
     if w.ndim != 4 or w.shape[1] != 1:
@@ -255,7 +285,7 @@ def plot_kernels(w: np.ndarray, path: str | os.PathLike[str], title: str = "") -
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.8)
     fig.suptitle(title or f"C1: {len(w)} kernels of {w.shape[2]}×{w.shape[3]}")
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_feature_maps(
@@ -265,6 +295,13 @@ def plot_feature_maps(
     max_cols: int = 8,
     title: str = "",
 ) -> Path:
+    """`feature_maps_figure` as a PNG file at `path`."""
+    return save_figure(feature_maps_figure(image, maps, max_cols, title), path)
+
+
+def feature_maps_figure(
+    image: np.ndarray, maps: Mapping[str, np.ndarray], max_cols: int = 8, title: str = ""
+) -> Figure:
     """The input digit, then each layer's maps (C, H, W), one block of rows per layer."""
     blocks = [("input", np.asarray(image).reshape(1, SIDE, SIDE))]
     blocks += [(name, np.asarray(m)) for name, m in maps.items()]
@@ -288,4 +325,4 @@ def plot_feature_maps(
             ax.set_title(name if name == "input" else f"{name} #{i + 1}", fontsize=8)
         row += n_rows
     fig.suptitle(title or "what LeNet-5's convolutional layers see")
-    return save_figure(fig, path)
+    return fig
