@@ -108,7 +108,7 @@ class TensorBoardWatcher:
 
         assert self.learner is not None
         params = self.learner.params()
-        first = next(iter(params.values()))  # the spec's order: the first layer's weights
+        first = params[next(iter(self.learner.spec.parameter_shapes()))]  # the first weights
         mosaic = weight_mosaic(first) if first.ndim == 2 else kernel_mosaic(first)
         image = np.round(mosaic * 255).astype(np.uint8)
         self.writer.add_image("weights/first_layer", image, step, dataformats="HWC")

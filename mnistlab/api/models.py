@@ -124,7 +124,7 @@ class Model(Predictor):
         """The first layer's weights: an MLP's neurons as 28×28 images, else the kernels."""
         from mnistlab.plots.digits import kernels_figure, weight_images_figure
 
-        first = next(iter(self.params.values()))
+        first = self.params[next(iter(self.spec.parameter_shapes()))]  # the first weights
         if first.ndim == 2:
             return weight_images_figure(first, title=title)
         return kernels_figure(first, title)
