@@ -24,6 +24,11 @@ Measures, on the real 50,000 MNIST training images:
 8. the cost of the checkpoint written after every epoch, for [784,100,10] at batch 20 and
    LeNet-5 (its recipe), both backends: (epoch + checkpoint) / epoch, under 1.03;
    `--only checkpoint` runs this section alone.
+9. ONNX Runtime against the NumPy forward pass on 1,000 test images, for the MLP, LeNet-5
+   and the convnet (extras_bench.py): at least as fast, the same predictions;
+   `--only onnx` runs this section alone.
+10. TensorBoard logging: a one-epoch run with and without `--tensorboard`, both backends
+   (extras_bench.py): under 3% more time; `--only tensorboard` runs this section alone.
 
 NumPy runs first, before PyTorch starts its threads. Times use time.perf_counter, one
 warm-up, then the best of 3 repeats (5 for the sub-second NumPy MLP epochs at the lab's
@@ -426,7 +431,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "fast", "checkpoint"],
+        choices=["all", "fast", "checkpoint", "onnx", "tensorboard"],
         default="all",
         help="run one section (default: all)",
     )
@@ -511,6 +516,15 @@ def main() -> None:
         return
     if args.only == "checkpoint":
         checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
+        summary(results, numbers, args.json, t0)
+        return
+    if args.only in ("onnx", "tensorboard"):
+        from extras_bench import onnx_section, tensorboard_section
+
+        if args.only == "onnx":
+            onnx_section(splits, reps, add, numbers)
+        else:
+            tensorboard_section(splits, reps, n_small, add, numbers)
         summary(results, numbers, args.json, t0)
         return
 
@@ -678,6 +692,10 @@ def main() -> None:
 
     checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
+    from extras_bench import onnx_section, tensorboard_section
+
+    onnx_section(splits, reps, add, numbers)
+    tensorboard_section(splits, reps, n_small, add, numbers)
     summary(results, numbers, args.json, t0)
 
 

@@ -235,10 +235,12 @@ def weight_images_figure(w: np.ndarray, max_images: int = 100, title: str = "") 
     return fig
 
 
-def weight_mosaic(w: np.ndarray, max_images: int = 100, cols: int = 10) -> np.ndarray:
+def weight_mosaic(
+    w: np.ndarray, max_images: int = 100, cols: int = 10, as_bytes: bool = False
+) -> np.ndarray:
     """The first `max_images` neurons' 784 input weights as 28×28 tiles, `cols` a row, each
-    on its own ±scale (red +, blue −, white 0), as one RGBA float image (H, W, 4): grey
-    between tiles, transparent after the last one."""
+    on its own ±scale (red +, blue −, white 0), as one RGBA image (H, W, 4), floats in
+    [0, 1] or with `as_bytes` uint8: grey between tiles, transparent after the last one."""
     w = np.asarray(w, dtype=float)
     if w.ndim != 2 or w.shape[1] != SIDE * SIDE:
         raise ValueError(f"expected first-layer weights of shape (m, 784), got {w.shape}")
@@ -247,22 +249,22 @@ def weight_mosaic(w: np.ndarray, max_images: int = 100, cols: int = 10) -> np.nd
     tiles = (w[:count] / limits[:, None]).reshape(count, SIDE, SIDE)
     mosaic, corners = _mosaic(tiles, min(count, cols))
     cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
-    rgba = cmap(np.clip((mosaic + 1) / 2, 0, 1))  # NaN → the grey of the gaps
+    rgba = cmap(np.clip((mosaic + 1) / 2, 0, 1), bytes=as_bytes)  # NaN → the gaps' grey
     x, y = corners[-1]
-    rgba[max(y - 2, 0) :, x + SIDE :] = 0.0  # the empty end of the last row: transparent
+    rgba[max(y - 2, 0) :, x + SIDE :] = 0  # the empty end of the last row: transparent
     return rgba
 
 
-def kernel_mosaic(w: np.ndarray, zoom: int = 6) -> np.ndarray:
+def kernel_mosaic(w: np.ndarray, zoom: int = 6, as_bytes: bool = False) -> np.ndarray:
     """First-layer kernels (C, 1, k, k) side by side on one shared ±scale, each pixel
-    `zoom`×`zoom`, as an RGBA float image (H, W, 4)."""
+    `zoom`×`zoom`, as an RGBA image (H, W, 4), floats in [0, 1] or with `as_bytes` uint8."""
     w = np.asarray(w, dtype=float)
     if w.ndim != 4 or w.shape[1] != 1:
         raise ValueError(f"expected first-layer kernels of shape (C, 1, k, k), got {w.shape}")
     tiles = np.kron(w[:, 0] / _symmetric_limit(w), np.ones((zoom, zoom)))
     mosaic, _ = _mosaic(tiles, min(len(w), 12), gap=zoom)
     cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
-    return cmap(np.clip((mosaic + 1) / 2, 0, 1))
+    return cmap(np.clip((mosaic + 1) / 2, 0, 1), bytes=as_bytes)
 
 
 def plot_kernels(w: np.ndarray, path: str | os.PathLike[str], title: str = "") -> Path:
