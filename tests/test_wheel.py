@@ -94,10 +94,21 @@ def test_installed_mnistlab_trains_and_serves(
     assert "best validation" in ok(trained)
     model = tmp_path / "run" / "model.safetensors"
     assert model.is_file() and (tmp_path / "run" / "history.json").is_file()
+    api = run(
+        installed / "bin" / "python", "-c", API.format(model=model, data=mnist_dir), cwd=tmp_path
+    )
+    assert float(ok(api)) > 0.5  # the Python API, from the installed package
     # the optional extras are not installed: one line each, never a traceback
     export = run(mnistlab, "export", model, "--onnx", "m.onnx", cwd=tmp_path)
     assert export.returncode == 2 and export.stderr.strip().endswith("'mnistlab[export]'")
     serve_page(mnistlab, model, tmp_path, mnist_dir)
+
+
+API = """
+import mnistlab as ml
+model = ml.load_model("{model}")
+print(model.evaluate(ml.load_data(data_dir="{data}", limit_train=10)).accuracy)
+"""
 
 
 def serve_page(mnistlab: Path, model: Path, cwd: Path, mnist_dir: Path) -> None:
