@@ -135,3 +135,12 @@ def test_figures_show_inline(tmp_path: Path) -> None:
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     assert figure.save(tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
     assert isinstance(ml.plot_weights(run.model), ml.Figure)
+
+
+def test_a_resumed_run_whose_best_epoch_came_before_returns_that_model(tmp_path: Path) -> None:
+    quiet = {"data": synthetic_splits(100), "hidden": 8, "log": None, "progress": False}
+    first = ml.train(**quiet, epochs=1, lr=1e-9, out=tmp_path / "run")
+    more = ml.train(**quiet, resume=tmp_path / "run", epochs=2)
+    assert [e.epoch for e in more.history.epochs] == [1, 2] and more.best["epoch"] == 1
+    for name, tensor in first.model.params.items():
+        np.testing.assert_array_equal(more.model.params[name], tensor, err_msg=name)

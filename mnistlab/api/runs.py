@@ -307,9 +307,19 @@ class Session:
             stop.resumable = self.out is not None and (resume is not None or bool(self.saved))
             stop.run_dir = self.out
             raise
-        assert best.model is not None  # at least one epoch ran, and the first always improves
-        model = Model(best.model, self.s.backend)  # type: ignore[arg-type]
-        return Run(history, model, self.out, learner, self.s.backend)  # type: ignore[arg-type]
+        backend: str = self.s.backend  # type: ignore[assignment]
+        return Run(history, self.best_model(best), self.out, learner, backend)
+
+    def best_model(self, best: BestModel) -> Model:
+        """The best epoch's network: kept in memory if this call trained it, else (a resumed
+        run whose best epoch came before) from the run directory."""
+        from mnistlab.models.modelfile import load_model
+        from mnistlab.training import MODEL
+
+        if best.model is None:
+            assert self.out is not None  # a run in memory trains its first epoch, the best
+            return Model(load_model(self.out / MODEL), self.s.backend)  # type: ignore[arg-type]
+        return Model(best.model, self.s.backend)  # type: ignore[arg-type]
 
     def device(self) -> str:
         """Where the backend runs; refuses a device it cannot have before any work."""
