@@ -223,7 +223,10 @@ def weight_images_figure(w: np.ndarray, max_images: int = 100, title: str = "") 
     """
     w = np.asarray(w, dtype=float)
     count = min(len(w), max_images)
-    rgba = weight_mosaic(w, max_images)
+    tiles, corners = weight_tiles(w, max_images)
+    rgba = diverging_rgba(tiles)
+    x, y = corners[-1]
+    rgba[max(y - 2, 0) :, x + SIDE :] = 0.0  # the empty end of the last row: transparent
     cols = min(count, 10)
     rows = math.ceil(count / cols)
     fig = Figure(figsize=(0.9 * cols + 1.0, 0.9 * rows + 0.8))
@@ -235,36 +238,47 @@ def weight_images_figure(w: np.ndarray, max_images: int = 100, title: str = "") 
     return fig
 
 
-def weight_mosaic(
-    w: np.ndarray, max_images: int = 100, cols: int = 10, as_bytes: bool = False
-) -> np.ndarray:
+def weight_tiles(
+    w: np.ndarray, max_images: int = 100, cols: int = 10
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The first `max_images` neurons' 784 input weights as 28×28 tiles, `cols` a row, each
-    on its own ±scale (red +, blue −, white 0), as one RGBA image (H, W, 4), floats in
-    [0, 1] or with `as_bytes` uint8: grey between tiles, transparent after the last one."""
+    divided by its own largest |weight| (so in [-1, 1]), NaN between and after the tiles;
+    and each tile's top-left (x, y)."""
     w = np.asarray(w, dtype=float)
     if w.ndim != 2 or w.shape[1] != SIDE * SIDE:
         raise ValueError(f"expected first-layer weights of shape (m, 784), got {w.shape}")
     count = min(len(w), max_images)
     limits = np.array([_symmetric_limit(row) for row in w[:count]])
     tiles = (w[:count] / limits[:, None]).reshape(count, SIDE, SIDE)
-    mosaic, corners = _mosaic(tiles, min(count, cols))
-    cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
-    rgba = cmap(np.clip((mosaic + 1) / 2, 0, 1), bytes=as_bytes)  # NaN → the gaps' grey
-    x, y = corners[-1]
-    rgba[max(y - 2, 0) :, x + SIDE :] = 0  # the empty end of the last row: transparent
-    return rgba
+    return _mosaic(tiles, min(count, cols))
 
 
-def kernel_mosaic(w: np.ndarray, zoom: int = 6, as_bytes: bool = False) -> np.ndarray:
-    """First-layer kernels (C, 1, k, k) side by side on one shared ±scale, each pixel
-    `zoom`×`zoom`, as an RGBA image (H, W, 4), floats in [0, 1] or with `as_bytes` uint8."""
+def kernel_tiles(w: np.ndarray, zoom: int = 6) -> np.ndarray:
+    """First-layer kernels (C, 1, k, k) side by side on one shared scale (so in [-1, 1]),
+    each pixel `zoom`×`zoom`, NaN between them."""
     w = np.asarray(w, dtype=float)
     if w.ndim != 4 or w.shape[1] != 1:
         raise ValueError(f"expected first-layer kernels of shape (C, 1, k, k), got {w.shape}")
     tiles = np.kron(w[:, 0] / _symmetric_limit(w), np.ones((zoom, zoom)))
-    mosaic, _ = _mosaic(tiles, min(len(w), 12), gap=zoom)
+    return _mosaic(tiles, min(len(w), 12), gap=zoom)[0]
+
+
+def diverging_rgba(tiles: np.ndarray) -> np.ndarray:
+    """Signed tiles in [-1, 1] as RGBA floats (H, W, 4): red +, blue −, white 0; NaN grey."""
     cmap = matplotlib.colormaps[DIVERGING].with_extremes(bad="0.45")
-    return cmap(np.clip((mosaic + 1) / 2, 0, 1), bytes=as_bytes)
+    return cmap(np.clip((tiles + 1) / 2, 0, 1))
+
+
+def diverging_palette(tiles: np.ndarray) -> tuple[np.ndarray, bytes]:
+    """The same colours as an 8-bit palette image: indices (H, W) uint8 and the palette's
+    256 RGB triples (254 steps from blue to red, NaN grey at 255). A quarter of RGBA's
+    bytes: the PNG of a 100-neuron mosaic encodes about 4× faster."""
+    steps = np.linspace(0.0, 1.0, 255)
+    palette = matplotlib.colormaps[DIVERGING](steps, bytes=True)[:, :3]
+    grey = np.full((1, 3), round(0.45 * 255), dtype=np.uint8)
+    indices = np.round((np.clip(tiles, -1, 1) + 1) * 127)
+    indices[np.isnan(tiles)] = 255
+    return indices.astype(np.uint8), np.vstack([palette, grey]).tobytes()
 
 
 def plot_kernels(w: np.ndarray, path: str | os.PathLike[str], title: str = "") -> Path:
