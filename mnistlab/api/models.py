@@ -154,7 +154,8 @@ def evaluate(
     allow_dataset_mismatch: bool = False,
     expect: Mapping[str, str] | None = None,
 ) -> Evaluation:
-    """Score a model (or a model file) on the test set: what `mnistlab evaluate` reports.
+    """Score a model (or a model file) on the test set and return an Evaluation (accuracy,
+    confusion matrix, per-class accuracy): what `mnistlab evaluate` reports.
 
     Without `data` the test set of the dataset the model was trained on is read (or of
     `dataset`, which must match unless `allow_dataset_mismatch`). `expect` holds

@@ -26,7 +26,9 @@ def load_splits(
     limit_train: int | None = None,
     mirrors: Sequence[str] | None = None,
 ) -> Splits:
-    """Read, verify and split a dataset; pixels become float32 in [0, 1], labels int64.
+    """Read, verify and split a dataset: Splits of train (50,000), val (10,000) and test
+    (10,000), each images `.x` (N, 28, 28) float32 in [0, 1] and labels `.y` (N,) int64.
+    (`mnistlab.load_data` is this function.)
 
     `limit_train=N` keeps the first N training images (for quick runs); validation and
     test stay whole so scores remain comparable.
