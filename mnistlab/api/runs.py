@@ -146,7 +146,8 @@ def run_training(
     if s.resume is not None:
         return resume(s, given, data, watchers, progress, log)
     spec = spec_from_args(s)  # bad settings fail here, before anything is touched
-    init, record = None, {}
+    init: dict[str, Any] | None = None
+    record: dict[str, Any] = {}
     if s.init is not None:
         spec, init, record = init_weights(s, given)
         if not given & {"model", "recipe"}:
@@ -194,8 +195,8 @@ def resume(
     diffs = contradictions(s, given, checkpoint)
     if diffs:
         raise UserError(f"{run_dir} was trained with other settings: {'; '.join(diffs)}")
-    if "epochs" in given:
-        if s.epochs <= checkpoint.epoch:  # type: ignore[operator]
+    if s.epochs is not None:  # given
+        if s.epochs <= checkpoint.epoch:
             raise UserError(
                 f"{run_dir} has already trained {checkpoint.epoch} epochs; "
                 f"--epochs must be more than that to go on"
@@ -342,7 +343,7 @@ class Session:
 
     def dataset(self, resume: Checkpoint | None) -> str:
         recorded = resume.history.config if resume is not None else {}
-        return recorded.get("dataset", self.s.dataset)
+        return str(recorded.get("dataset", self.s.dataset))
 
     def splits(self, resume: Checkpoint | None) -> tuple[Splits, int | None]:
         """The images to train on and the training limit recorded with the run."""
