@@ -1,4 +1,4 @@
-"""docs/api.md runs: its Python blocks, top to bottom in one session, on MNIST, and together
+"""docs/api.md runs: its Python blocks, top to bottom in one namespace, on MNIST, and together
 they use every public name of `mnistlab`."""
 
 from __future__ import annotations

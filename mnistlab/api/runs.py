@@ -156,8 +156,8 @@ def run_training(
     if s.out is None and default_out:
         s.out = f"runs/{s.backend}-{spec.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     out = None if s.out is None else Path(s.out)
-    session = Session(s, out, spec, config, data, watchers, progress, log)
-    return session.start(init=init, record=record)
+    launch = Launch(s, out, spec, config, data, watchers, progress, log)
+    return launch.start(init=init, record=record)
 
 
 def init_weights(s: TrainSettings, given: set[str]) -> tuple[ModelSpec, Any, dict]:
@@ -209,8 +209,8 @@ def resume(
         )
     if "backend" not in given:
         s.backend = checkpoint.history.config["backend"]
-    session = Session(s, run_dir, checkpoint.spec, config, data, watchers, progress, log)
-    return session.start(resume=checkpoint)
+    launch = Launch(s, run_dir, checkpoint.spec, config, data, watchers, progress, log)
+    return launch.start(resume=checkpoint)
 
 
 def no_checkpoint(run_dir: Path) -> str:
@@ -261,7 +261,7 @@ def contradictions(s: TrainSettings, given: set[str], checkpoint: Checkpoint) ->
 
 
 @dataclass
-class Session:
+class Launch:
     """One run being started: its settings, where it goes, what it trains."""
 
     s: TrainSettings
