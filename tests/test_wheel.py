@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,18 +46,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv outside the repository with only the built wheel installed in it."""
     pytest.importorskip("build")
     root = tmp_path_factory.mktemp("wheel")
-    ok(
-        run(
-            sys.executable,
-            "-m",
-            "build",
-            "--no-isolation",
-            "--outdir",
-            root / "dist",
-            REPO,
-            cwd=root,
-        )
-    )
+    source = copy_of_the_tree(root / "source")
+    build = [sys.executable, "-m", "build", "--no-isolation", "--outdir", root / "dist"]
+    ok(run(*build, source, cwd=root))
     (wheel,) = (root / "dist").glob("mnistlab-*.whl")
     venv = root / "venv"
     base = getattr(sys, "_base_executable", sys.executable)
@@ -64,6 +56,18 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q"]
     ok(run(*pip, "--no-compile", "-c", REPO / "constraints.txt", wheel, cwd=root))
     return venv
+
+
+def copy_of_the_tree(dest: Path) -> Path:
+    """The files git tracks or would track (nothing it ignores), copied to `dest`: the
+    build sees what a clone holds, and writes its egg-info there, not in the working tree
+    (two builds in one tree at once would clash)."""
+    listed = run("git", "ls-files", "-co", "--exclude-standard", "-z", cwd=REPO)
+    for name in ok(listed).split("\0"):
+        if name and (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
 
 
 def test_the_wheel_holds_the_page_and_the_type_marker(installed: Path) -> None:
