@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,10 +57,24 @@ class Run:
     """What a training run leaves: its history, its best network, where it was recorded."""
 
     history: History  # settings, one record an epoch, the best epoch
-    model: Model  # the network at the best validation epoch (the lab protocol's result)
     out: Path | None  # the run directory, or None for a run kept in memory
     learner: Learner = field(repr=False)  # the network as the last epoch left it
     backend: str = "numpy"
+    best_file: ModelFile | None = field(default=None, repr=False)  # kept in memory, if so
+
+    @functools.cached_property
+    def model(self) -> Model:
+        """The network at the best validation epoch (the lab protocol's result), on the
+        backend that trained it: kept in memory, or (a resumed run whose best epoch came
+        before) read from the run directory."""
+        from mnistlab.models.modelfile import load_model
+        from mnistlab.training import MODEL
+
+        if self.best_file is not None:
+            return Model(self.best_file, self.backend)
+        if self.out is None:
+            raise UserError("this run kept no best model")
+        return Model(load_model(self.out / MODEL), self.backend)
 
     @property
     def best(self) -> dict[str, Any]:
@@ -284,7 +299,7 @@ class Launch:
         from mnistlab.rundir import claimed_run
         from mnistlab.training import CHECKPOINT, RUN_FILES
 
-        device = self.device()
+        self.check_device()
         watchers = self.all_watchers()
         best = BestModel(self.s.backend, self.dataset(resume))  # type: ignore[arg-type]
         claim: Any = contextlib.nullcontext()
@@ -301,35 +316,21 @@ class Launch:
                     if run is not None:
                         run.saved_first_epoch()
 
-                history, learner = self.train(
-                    resume, init, record, device, on_saved, [*watchers, best]
-                )
+                history, learner = self.train(resume, init, record, on_saved, [*watchers, best])
         except Interrupted as stop:
             stop.resumable = self.out is not None and (resume is not None or bool(self.saved))
             stop.run_dir = self.out
             raise
         backend: str = self.s.backend  # type: ignore[assignment]
-        return Run(history, self.best_model(best), self.out, learner, backend)
+        return Run(history, self.out, learner, backend, best.model)
 
-    def best_model(self, best: BestModel) -> Model:
-        """The best epoch's network: kept in memory if this call trained it, else (a resumed
-        run whose best epoch came before) from the run directory."""
-        from mnistlab.models.modelfile import load_model
-        from mnistlab.training import MODEL
-
-        if best.model is None:
-            assert self.out is not None  # a run in memory trains its first epoch, the best
-            return Model(load_model(self.out / MODEL), self.s.backend)  # type: ignore[arg-type]
-        return Model(best.model, self.s.backend)  # type: ignore[arg-type]
-
-    def device(self) -> str:
-        """Where the backend runs; refuses a device it cannot have before any work."""
+    def check_device(self) -> None:
+        """Refuse a device the backend cannot have (cuda without a GPU) before any work."""
         check_device(self.s.backend, self.s.device)  # type: ignore[arg-type]
-        if self.s.backend != "torch":
-            return "cpu"
-        from mnistlab.pytorch_version.learner import resolve_device
+        if self.s.backend == "torch":
+            from mnistlab.pytorch_version.device import choose_device
 
-        return resolve_device(self.s.device)  # type: ignore[arg-type]
+            choose_device(self.s.device)  # type: ignore[arg-type]
 
     def all_watchers(self) -> list[Watcher]:
         """The caller's watchers, and TensorBoard's when asked for (refused now if the
@@ -364,20 +365,23 @@ class Launch:
         resume: Checkpoint | None,
         init: Any,
         record: dict | None,
-        device: str,
         on_saved: Callable[[int], None],
         watchers: list[Watcher],
     ) -> tuple[History, Learner]:
         from mnistlab.training import train
 
         splits, limit = self.splits(resume)
+        epochs = self.config.epochs - (resume.epoch if resume is not None else 0)
+        backend: str = self.s.backend  # type: ignore[assignment]
+        requested: str = self.s.device  # type: ignore[assignment]
+        n_train = len(splits.train)
+        device, where = placement(backend, requested, self.spec, self.config, n_train, epochs)
         if self.log is not None:
             what = f"resuming at epoch {resume.epoch + 1} of " if resume is not None else ""
-            where = f", on {device}" if self.s.backend == "torch" else ""
             self.log(
-                f"{what}{self.spec.describe()} on {self.s.backend}, {len(splits.train):,} "
+                f"{what}{self.spec.describe()} on {backend}, {len(splits.train):,} "
                 f"train / {len(splits.val):,} validation / {len(splits.test):,} test images "
-                f"from {splits.source}{where}"
+                f"from {splits.source}, {where}"
             )
         return train(
             self.spec,
@@ -395,6 +399,24 @@ class Launch:
             on_saved=on_saved,
             watchers=watchers,
         )
+
+
+def placement(
+    backend: str, requested: str, spec: ModelSpec, config: TrainConfig, n_train: int, epochs: int
+) -> tuple[str, str]:
+    """Where the run trains, and the first line's words for it: the device and why (for
+    --device auto, the run's estimated CPU time decides: pytorch_version/device.py)."""
+    if backend == "numpy":
+        from mnistlab.threads import available_cores
+
+        cores = available_cores()
+        return "cpu", f"on cpu ({cores} core{'s' if cores != 1 else ''}; NumPy runs on the CPU)"
+    from mnistlab.experiments.estimate import run_seconds
+    from mnistlab.pytorch_version.device import choose_device
+
+    seconds = run_seconds(spec, backend, config.batch_size, n_train, epochs)
+    choice = choose_device(requested, seconds)
+    return choice.device, f"on {choice.device} ({choice.reason})"
 
 
 def given_splits(data: Splits, dataset: str, limit: int | None) -> Splits:

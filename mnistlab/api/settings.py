@@ -32,7 +32,7 @@ class TrainSettings:
     """
 
     backend: str | None = None  # "numpy" (default) or "torch"
-    device: str | None = None  # "auto" (default), "cpu", "cuda": where torch runs
+    device: str | None = None  # "auto" (default: CUDA for long torch runs), "cpu", "cuda"
     recipe: str | None = None  # "fast", "lenet5"
     model: str | None = None  # "mlp" (default), "lenet5", "convnet"
     hidden: str | int | Sequence[int] | None = None  # "256" by default
