@@ -144,3 +144,15 @@ def test_a_resumed_run_whose_best_epoch_came_before_returns_that_model(tmp_path:
     assert [e.epoch for e in more.history.epochs] == [1, 2] and more.best["epoch"] == 1
     for name, tensor in first.model.params.items():
         np.testing.assert_array_equal(more.model.params[name], tensor, err_msg=name)
+
+
+def test_every_train_flag_is_a_setting() -> None:
+    """The command passes the flags given to `train` by name: a flag without a field of
+    the same name in TrainSettings would be dropped silently."""
+    from mnistlab.api.settings import SETTINGS
+    from mnistlab.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    train = sub.choices["train"]
+    flags = {a.dest for a in train._actions if a.option_strings and a.dest != "help"}
+    assert flags == set(SETTINGS), flags ^ set(SETTINGS)
