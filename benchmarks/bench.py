@@ -24,7 +24,12 @@ Measures, on the real 50,000 MNIST training images:
 8. the cost of the checkpoint written after every epoch, for [784,100,10] at batch 20 and
    LeNet-5 (its recipe), both backends: (epoch + checkpoint) / epoch, under 1.03;
    `--only checkpoint` runs this section alone.
-9. the time estimates the commands print (compare's and report's plans, `report --help`)
+9. ONNX Runtime against the NumPy forward pass on 1,000 test images, for the MLP, LeNet-5
+   and the convnet (extras_bench.py): at least as fast, the same predictions;
+   `--only onnx` runs this section alone.
+10. TensorBoard logging: a one-epoch run with and without `--tensorboard`, both backends
+   (extras_bench.py): under 3% more time; `--only tensorboard` runs this section alone.
+11. the time estimates the commands print (compare's and report's plans, `report --help`)
    against the measured wall time of each kind of plan (estimates.py); `--only
    estimates` runs this section alone.
 
@@ -429,7 +434,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "fast", "checkpoint", "estimates"],
+        choices=["all", "fast", "checkpoint", "onnx", "tensorboard", "estimates"],
         default="all",
         help="run one section (default: all)",
     )
@@ -518,6 +523,15 @@ def main() -> None:
         return
     if args.only == "estimates":
         estimates_section(data_dir)
+        return
+    if args.only in ("onnx", "tensorboard"):
+        from extras_bench import onnx_section, tensorboard_section
+
+        if args.only == "onnx":
+            onnx_section(splits, reps, add, numbers)
+        else:
+            tensorboard_section(splits, reps, n_small, add, numbers)
+        summary(results, numbers, args.json, t0)
         return
 
     # NumPy is timed first, before PyTorch has started its thread pool.
@@ -684,13 +698,17 @@ def main() -> None:
 
     checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
+    from extras_bench import onnx_section, tensorboard_section
+
+    onnx_section(splits, reps, add, numbers)
+    tensorboard_section(splits, reps, n_small, add, numbers)
     print()
     estimates_section(data_dir)
     summary(results, numbers, args.json, t0)
 
 
 def estimates_section(data_dir: str | None) -> None:
-    """9. Each kind of plan's printed estimate against its measured time (estimates.py)."""
+    """11. Each kind of plan's printed estimate against its measured time (estimates.py)."""
     command = [sys.executable, str(Path(__file__).with_name("estimates.py"))]
     subprocess.run(command + (["--data-dir", data_dir] if data_dir else []), check=True)
 

@@ -43,7 +43,7 @@ TABLE_FUNCTIONS = {
 }
 # The modules added since: checkpoints, run directories, train's resume checks, a sweep
 # cell's resume, inference, own-image preprocessing and the recipes.
-TRAIN_RESUME = ("resume", "no_checkpoint", "contradictions", "interrupted_line")
+TRAIN_RESUME = ("resume", "no_checkpoint", "contradictions")  # in api/runs.py
 RECIPE_FUNCTIONS = ("xǁRecipeǁconfig", "x_recipe_names", "x_get_recipe", "x_default_config")
 MODULES = {
     "learner": ["mnistlab.learner.*"],
@@ -61,7 +61,10 @@ MODULES = {
     ],
     "checkpoint": ["mnistlab.checkpoint.*"],
     "rundir": ["mnistlab.rundir.*"],
-    "train_resume": [f"mnistlab.commands.train.x_{name}__mutmut_*" for name in TRAIN_RESUME],
+    "train_resume": [
+        *(f"mnistlab.api.runs.x_{name}__mutmut_*" for name in TRAIN_RESUME),
+        "mnistlab.commands.train.x_interrupted_line__mutmut_*",
+    ],
     "cell_resume": ["mnistlab.experiments.sweep.x_cell_resume__mutmut_*"],
     "inference": ["mnistlab.inference.*"],
     "images": ["mnistlab.data.images.*"],

@@ -25,6 +25,7 @@ COMMANDS = (
     "sweep",
     "compare",
     "report",
+    "export",
     "data",
 )
 EXIT_USAGE = 2
