@@ -116,3 +116,14 @@ def test_maps_only_when_asked_and_errors_name_the_image(tmp_path) -> None:
     with pytest.raises(ImageError, match=r"^image: not an image"):
         predictor.predict_bytes(b"junk")
     assert predictor.describe()["architecture"] == {"model": "lenet5", "activation": "relu"}
+
+
+def test_the_defaults_numpy_and_mnist_and_the_backend_asked_for(tmp_path) -> None:
+    from mnistlab.models.modelfile import load_model
+
+    spec = MLPSpec((16,))
+    older = tmp_path / "older.safetensors"  # written before files recorded their dataset
+    save_model(older, spec, init_params(spec, np.random.default_rng(0)), {"best": BEST})
+    plain = Predictor(load_model(older))
+    assert (plain.backend, plain.dataset, plain.classes) == ("numpy", "mnist", list("0123456789"))
+    assert Predictor.from_file(older, "torch").describe()["backend"] == "torch"
