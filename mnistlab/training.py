@@ -30,6 +30,7 @@ from mnistlab.data.splits import Splits
 from mnistlab.fileio import write_json
 from mnistlab.interrupt import signals_deferred
 from mnistlab.learner import Learner
+from mnistlab.live import LIVE_FILES
 from mnistlab.models.modelfile import save_model
 from mnistlab.models.spec import ModelSpec
 from mnistlab.protocol import EpochRecord, History, format_epoch, run_protocol
@@ -39,7 +40,7 @@ from mnistlab.watch import Watcher, Watchers
 HISTORY = "history.json"
 MODEL = "model.safetensors"
 CURVES = "learning_curves.png"
-RUN_FILES = (HISTORY, MODEL, CURVES, CHECKPOINT)
+RUN_FILES = (HISTORY, MODEL, CURVES, CHECKPOINT, *LIVE_FILES)
 
 
 def clear_run_dir(out: Path) -> None:
@@ -135,6 +136,18 @@ def train(
             log(format_epoch(record, history.best))
 
     watching = Watchers(watchers)
+    settings = learner.config
+
+    def on_steps(epoch: int, seen: int, loss: float, acc: float) -> None:
+        nonlocal settings
+        watching.steps(epoch, seen, loss, acc)
+        if learner.config is not settings and out is not None:
+            # a watcher changed the learning rate: recorded at once, so that a resume
+            # re-applies it even if a stop drops this epoch (checkpoint.with_recorded_changes)
+            settings = learner.config
+            history.config["train"] = settings.to_json()
+            write_json(out / HISTORY, history.to_json())
+
     watching.started(learner, history)
     try:
         history = run_protocol(
@@ -144,7 +157,7 @@ def train(
             history.config,
             seed=config.seed,
             on_epoch=on_epoch,
-            on_steps=watching.steps if watching.watchers else None,
+            on_steps=on_steps if watching.watchers else None,
             show_progress=show_progress,
             history=history,
             rng=rng,

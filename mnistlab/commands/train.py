@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "settings; --epochs N extends it to N epochs",
     )
     p.add_argument(
+        "--lr-changes",
+        metavar="STEP:LR,...",
+        default=None,
+        help="learning-rate changes at given optimiser steps (counted from 0 across "
+        "epochs), as the page records them in history.json: 400:0.005 trains at 0.005 "
+        "from step 400 on; a rerun with a steered run's changes gives its numbers",
+    )
+    p.add_argument(
+        "--no-live",
+        action="store_true",
+        help="write no live record (events.jsonl, live.json, live.safetensors) and read "
+        "no control.json: nobody can watch or steer the run from the page",
+    )
+    p.add_argument(
         "--init",
         metavar="MODEL_FILE",
         default=None,
@@ -106,8 +121,24 @@ def run(args: argparse.Namespace) -> int:
         if not given & {"model", "recipe"}:
             args.model = spec.name  # the model's own defaults (LeNet-5's recipe, say)
     config = common.config_from_args(args)
+    if args.lr_changes is not None:
+        config = dataclasses.replace(config, lr_changes=parse_lr_changes(args.lr_changes))
     out = args.out or f"runs/{args.backend}-{spec.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     return start(args, Path(out), spec, config, force=args.force, init=init, record=record)
+
+
+def parse_lr_changes(text: str) -> tuple[tuple[int, float], ...]:
+    """ "400:0.005,900:0.001" → ((400, 0.005), (900, 0.001)); TrainConfig checks the values."""
+    changes = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        step, _, lr = item.partition(":")
+        try:
+            changes.append((int(step), float(lr)))
+        except ValueError:
+            raise UserError(f"--lr-changes: {item!r} is not STEP:LR (e.g. 400:0.005)") from None
+    if not changes:
+        raise UserError("--lr-changes: give at least one STEP:LR (e.g. 400:0.005)")
+    return tuple(changes)
 
 
 def init_weights(args: argparse.Namespace, given: set[str]) -> tuple[Any, Any, dict]:
@@ -126,7 +157,7 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
     from mnistlab.checkpoint import CHECKPOINT, load_checkpoint
 
     run_dir = Path(args.resume)
-    for flag in ("force", "init"):
+    for flag in ("force", "init", "lr_changes"):
         if flag in given:
             raise UserError(f"--{flag} cannot be used with --resume")
     if "out" in given and Path(args.out).resolve() != run_dir.resolve():
@@ -134,7 +165,7 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
     if not (run_dir / CHECKPOINT).is_file():
         raise UserError(no_checkpoint(run_dir))
     checkpoint = load_checkpoint(run_dir / CHECKPOINT)
-    config = checkpoint.config()
+    config = recorded_config(run_dir, checkpoint)
     diffs = contradictions(args, given, checkpoint)
     if diffs:
         raise UserError(f"{run_dir} was trained with other settings: {'; '.join(diffs)}")
@@ -152,6 +183,25 @@ def resume(args: argparse.Namespace, given: set[str]) -> int:
         )
     backend = args.backend if "backend" in given else checkpoint.history.config["backend"]
     return start(args, run_dir, checkpoint.spec, config, backend=backend, resume=checkpoint)
+
+
+def recorded_config(run_dir: Path, checkpoint: Any) -> Any:
+    """The checkpoint's settings, with the learning-rate changes made after it (in the epoch
+    a stop dropped) that history.json recorded: re-applied at the same steps."""
+    from mnistlab.checkpoint import with_recorded_changes
+    from mnistlab.training import HISTORY
+
+    config = checkpoint.config()
+    try:
+        recorded = json.loads((run_dir / HISTORY).read_text())["config"]["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return config
+    resumed = with_recorded_changes(config, recorded, checkpoint.step)
+    again = [c for c in resumed.lr_changes if c[0] >= checkpoint.step]
+    if again:
+        listed = ", ".join(f"{lr:g} from step {step}" for step, lr in again)
+        print(f"re-applying the learning-rate changes made after the checkpoint: {listed}")
+    return resumed
 
 
 def no_checkpoint(run_dir: Path) -> str:
@@ -216,6 +266,7 @@ def start(
     """Hold the run directory, train (from scratch, from --init, or resuming), report."""
     from mnistlab.data.mnist import load_splits
     from mnistlab.interrupt import Interrupted, stop_on_signals
+    from mnistlab.live import LiveRecord
     from mnistlab.rundir import claimed_run
     from mnistlab.training import CHECKPOINT, RUN_FILES, train
 
@@ -251,6 +302,7 @@ def start(
                 f"{len(splits.val):,} validation / {len(splits.test):,} test images "
                 f"from {splits.source}" + (f", on {device}" if backend == "torch" else "")
             )
+            watchers = [] if args.no_live else [LiveRecord(out, splits)]
             history, _ = train(
                 spec,
                 config,
@@ -263,6 +315,7 @@ def start(
                 record=record,
                 device=device,
                 on_saved=on_saved,
+                watchers=watchers,
             )
     except Interrupted as stop:
         print(interrupted_line(stop, out, resume is not None or bool(saved)), file=sys.stderr)
