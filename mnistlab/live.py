@@ -18,7 +18,8 @@ It reads `control.json`, which whoever steers the run writes atomically:
 `{"pause": bool, "stop": bool, "lr": [request number, learning rate] | null}`. Reading it
 costs one stat() between steps; pause waits between two steps, stop raises
 `StopRequested` (the Ctrl-C path: finished epochs and the best model stay saved), and a new
-learning-rate request is `learner.change_lr`, logged as an "lr" event. A control file left
+learning-rate request is `learner.change_lr`, logged as an "lr" event and written to
+history.json at once (with the epochs saved so far). A control file left
 by an earlier process is removed when a run starts, so an old "stop" never stops a new one.
 
 The snapshot's numbers come from a NumPy twin of the network loaded with the learner's
@@ -204,10 +205,18 @@ class LiveRecord:
             try:
                 change_lr(self.learner, float(request[1]))
                 self.emit("lr", lr=float(request[1]))
+                self.record_settings()
             except (UserError, TypeError, ValueError) as exc:
                 self.emit("lr_refused", lr=str(request[1]), reason=str(exc))
         if control.get("stop"):
             raise StopRequested("a stop request (the page's Stop button)")
+
+    def record_settings(self) -> None:
+        """history.json with the change, at once: if a stop drops this epoch, a resume
+        still re-applies it at the same step."""
+        from mnistlab.training import write_history
+
+        write_history(self.out, self.history, self.learner.config)
 
     def pause(self) -> None:
         """Wait between two steps until the control file says go on (or stop)."""

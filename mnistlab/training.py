@@ -114,8 +114,7 @@ def train(
     def on_epoch(record: EpochRecord, history: History) -> None:
         # one hold for all of an epoch's files: a signal cannot leave a best model of
         # epoch N beside the history and checkpoint of epoch N-1
-        # the settings as trained: a watcher may have changed the learning rate
-        history.config["train"] = learner.config.to_json()
+        history.config["train"] = learner.config.to_json()  # a watcher may have changed it
         with signals_deferred():
             if out is not None and history.best and history.best["epoch"] == record.epoch:
                 info = {
@@ -126,7 +125,7 @@ def train(
                 }
                 save_model(out / MODEL, spec, learner.params(), info)
             if out is not None:
-                write_json(out / HISTORY, history.to_json())
+                write_history(out, history, learner.config)
             if checkpoint is not None:
                 save_checkpoint(checkpoint, capture(learner, rng, history, backend))
             if on_saved is not None:
@@ -136,18 +135,6 @@ def train(
             log(format_epoch(record, history.best))
 
     watching = Watchers(watchers)
-    settings = learner.config
-
-    def on_steps(epoch: int, seen: int, loss: float, acc: float) -> None:
-        nonlocal settings
-        watching.steps(epoch, seen, loss, acc)
-        if learner.config is not settings and out is not None:
-            # a watcher changed the learning rate: recorded at once, so that a resume
-            # re-applies it even if a stop drops this epoch (checkpoint.with_recorded_changes)
-            settings = learner.config
-            history.config["train"] = settings.to_json()
-            write_json(out / HISTORY, history.to_json())
-
     watching.started(learner, history)
     try:
         history = run_protocol(
@@ -157,7 +144,7 @@ def train(
             history.config,
             seed=config.seed,
             on_epoch=on_epoch,
-            on_steps=on_steps if watching.watchers else None,
+            on_steps=watching.steps if watching.watchers else None,
             show_progress=show_progress,
             history=history,
             rng=rng,
@@ -171,6 +158,14 @@ def train(
         plot_curves(history, out, f"{spec.describe()} ({backend})")
     watching.finished(history, None)
     return history, learner
+
+
+def write_history(out: Path, history: History, config: TrainConfig) -> None:
+    """history.json with the settings as trained so far: a watcher may have changed the
+    learning rate (live.py writes it at once then, so that a resume re-applies a change
+    made in an epoch that a stop dropped: checkpoint.with_recorded_changes)."""
+    history.config["train"] = config.to_json()
+    write_json(out / HISTORY, history.to_json())
 
 
 def plot_curves(history: History, out: Path, title: str) -> None:
