@@ -94,6 +94,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import anyio
     import uvicorn
 
     from mnistlab.inference import Predictor
@@ -132,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
         def handle_exit(self, sig: int, frame: Any) -> None:
             trainings.stop_all()  # each stops at once, its finished epochs saved
             super().handle_exit(sig, frame)
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets)
+            # before uvicorn re-raises the signal that stopped it, which ends this process
+            await anyio.to_thread.run_sync(trainings.wait_all)
 
     try:
         Server(config).run(sockets=[sock])
