@@ -10,6 +10,9 @@
   image with ink in it → 400 `{"error": "..."}`; over `MAX_BODY` bytes → 413.
 - `GET /api/model` — architecture, parameters, test accuracy, classes.
 - `GET /healthz` — `{"status": "ok"}`.
+- `GET /docs`: the API's documentation (Swagger UI), its script and style served from
+  fastapi-offline's copy, so it works with no network. There is no `/redoc`: ReDoc's
+  bundle fetches its logo from a CDN.
 
 The work (decoding, preprocessing, the forward pass) is exactly what `mnistlab predict`
 does; it runs in at most `WORKERS` threads so that a large image never stalls the event
@@ -29,6 +32,7 @@ import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
@@ -68,7 +72,8 @@ class BadRequest(Exception):
 
 
 def create_app(predictor: Predictor) -> FastAPI:
-    app = FastAPI(
+    app = FastAPIOffline(
+        redoc_url=None,
         title="mnistlab",
         summary="Draw a digit and watch a network read it.",
         version="1",
