@@ -49,6 +49,7 @@ import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from mnistlab.errors import UserError
@@ -143,6 +144,7 @@ class Log:
     start: dict[str, Any] | None = None  # the last "start" event
     last: dict[str, Any] | None = None  # the last event
     epochs: int = 0
+    paused: bool = False  # a "pause" without its "resume" yet
 
 
 class Trainings:
@@ -216,9 +218,12 @@ class Trainings:
             if event is None:
                 continue
             log.last = event
-            if event.get("event") == "start":
+            kind = event.get("event")
+            if kind in ("pause", "resume", "start", "end"):
+                log.paused = kind == "pause"
+            if kind == "start":
                 log.start = event
-            if event.get("event") == "epoch":
+            if kind == "epoch":
                 log.epochs = event.get("epoch", log.epochs)
         log.key = (log.key[0], log.key[1] + len(complete))
         return log
@@ -232,14 +237,14 @@ class Trainings:
         stale = launch is not None and (start is None or start["time"] < launch.started)
         status, reason = "saved", None
         if launch is not None and launch.alive():
-            status = "starting" if stale else running(last)
+            status = "starting" if stale else running(log)
         elif launch is not None and stale:
             status, reason = "failed", launch.reason
         elif last is not None and last.get("event") == "end":
             status, reason = last.get("status", "finished"), last.get("reason")
         elif last is not None:
             if pid_alive(start.get("pid") if start else None):
-                status = running(last)
+                status = running(log)
             else:
                 status = "died"
                 reason = (launch.reason if launch else None) or (
@@ -407,8 +412,8 @@ class Trainings:
         raise BadRequest(409, f"{name} has no network to read with yet")
 
 
-def running(last: dict[str, Any] | None) -> str:
-    return "paused" if last is not None and last.get("event") == "pause" else "running"
+def running(log: Log) -> str:
+    return "paused" if log.paused else "running"
 
 
 def pid_alive(pid: Any) -> bool:
@@ -666,3 +671,4 @@ def add_training(app: FastAPI, trainings: Trainings) -> None:
         return Response(body, media_type="application/json")
 
     app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
