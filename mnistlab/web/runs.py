@@ -56,7 +56,7 @@ from mnistlab.errors import UserError
 from mnistlab.fileio import write_json
 from mnistlab.inference import Predictor
 from mnistlab.live import CONTROL, EVENTS, LIVE_MODEL, SNAPSHOT
-from mnistlab.web.app import STATIC, BadRequest, predict_json, read_image
+from mnistlab.web.app import STATIC, BadRequest, answer
 
 HISTORY, MODEL, CHECKPOINT = "history.json", "model.safetensors", "checkpoint.safetensors"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
@@ -660,15 +660,8 @@ def add_training(app: FastAPI, trainings: Trainings) -> None:
     @router.post("/api/runs/{name}/predict")
     async def predict_run(name: str, request: Request) -> Response:
         """Read an image with the run's current network."""
-        data, filename = await read_image(request)
-        predictor = await anyio.to_thread.run_sync(trainings.predictor, name, limiter=limiter)
-        try:
-            body = await anyio.to_thread.run_sync(
-                predict_json, predictor, data, filename, limiter=limiter
-            )
-        except UserError as exc:
-            raise BadRequest(400, str(exc)) from None
-        return Response(body, media_type="application/json")
+        trainings.run_dir(name)  # an unknown run is 404 before its body is read
+        return await answer(request, lambda: trainings.predictor(name), limiter)
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

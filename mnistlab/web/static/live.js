@@ -176,7 +176,7 @@ function chart(canvas, series, { xLabel, yLabel, yMin, yMax, y2 } = {}) {
   const c = canvas.getContext("2d");
   c.setTransform(dpr, 0, 0, dpr, 0, 0);
   c.clearRect(0, 0, w, h);
-  const pad = { l: 44, r: y2 ? 44 : 10, t: 8, b: 30 };
+  const pad = { l: 44, r: y2 ? 44 : 10, t: 22, b: 30 };
   const all = series.filter((s) => !s.right).flatMap((s) => s.points);
   const right = series.filter((s) => s.right).flatMap((s) => s.points);
   c.font = "11px system-ui, sans-serif";
@@ -224,7 +224,7 @@ function chart(canvas, series, { xLabel, yLabel, yMin, yMax, y2 } = {}) {
   let lx = pad.l + 6;  // legend
   for (const s of series.filter((q) => q.label)) {
     c.fillStyle = s.color;
-    c.fillText(s.label, lx, pad.t + 10);
+    c.fillText(s.label, lx, 11);
     lx += c.measureText(s.label).width + 14;
   }
 }
