@@ -24,6 +24,12 @@ Measures, on the real 50,000 MNIST training images:
 8. the cost of the checkpoint written after every epoch, for [784,100,10] at batch 20 and
    LeNet-5 (its recipe), both backends: (epoch + checkpoint) / epoch, under 1.03;
    `--only checkpoint` runs this section alone.
+9. watching a run live (live_bench.py): the same epoch with the live record on and a page
+   attached against nothing watching (both backends, [784,100,10] at batch 20 and
+   LeNet-5: ≤ 5% slower); the page's updates while a run trains (≥ 2 Hz); /api/predict
+   p95 (< 150 ms) and /healthz (≤ 200 ms) while a training runs; the server's memory over
+   a 15-epoch LeNet-5 run on 2,000 images watched from start to end (< 20 MB growth).
+   `--only live` runs this section alone.
 
 NumPy runs first, before PyTorch starts its threads. Times use time.perf_counter, one
 warm-up, then the best of 3 repeats (5 for the sub-second NumPy MLP epochs at the lab's
@@ -426,7 +432,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "fast", "checkpoint"],
+        choices=["all", "fast", "checkpoint", "live"],
         default="all",
         help="run one section (default: all)",
     )
@@ -511,6 +517,12 @@ def main() -> None:
         return
     if args.only == "checkpoint":
         checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
+        summary(results, numbers, args.json, t0)
+        return
+    from live_bench import live_section
+
+    if args.only == "live":
+        live_section(splits, reps, args.quick, data_dir, add, numbers)
         summary(results, numbers, args.json, t0)
         return
 
@@ -678,6 +690,7 @@ def main() -> None:
 
     checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
+    live_section(splits, reps, args.quick, data_dir, add, numbers)
     summary(results, numbers, args.json, t0)
 
 

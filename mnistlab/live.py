@@ -8,8 +8,9 @@ in the run directory (docs/live.md gives every field):
   accuracy, learning rate, images/s, time left), "epoch" (the epoch's record, once its
   files are saved), "lr", "pause", "resume" and "end" (status and reason);
 - `live.json`, the snapshot the page draws, rewritten atomically about every
-  SNAPSHOT_SECONDS: the first layer's weights, the current guesses on a fixed panel of
-  PANEL validation digits, and every layer's activations for the first of them;
+  SNAPSHOT_SECONDS (further apart when that would cost the run more than SNAPSHOT_SHARE
+  of its time): the first layer's weights, the current guesses on a fixed panel of PANEL
+  validation digits, and every layer's activations for the first of them;
 - `live.safetensors`, the network as it is now (a model file), written with each snapshot,
   so that the server reads a drawn digit with the current weights without ever talking to
   the training process.
@@ -43,7 +44,7 @@ import numpy as np
 
 from mnistlab.data.splits import Splits
 from mnistlab.errors import UserError
-from mnistlab.fileio import write_json
+from mnistlab.fileio import write_text
 from mnistlab.interrupt import Interrupted, StopRequested
 from mnistlab.learner import Learner, change_lr
 from mnistlab.models.modelfile import save_model
@@ -57,6 +58,10 @@ CONTROL = "control.json"
 LIVE_FILES = (EVENTS, SNAPSHOT, LIVE_MODEL, CONTROL)
 STEP_SECONDS = 0.25  # at most 4 step events a second: a smooth curve, a small log
 SNAPSHOT_SECONDS = 1.0
+# A snapshot (the parameters copied, a forward pass of the panel, two files written) takes
+# 5 to 60 ms; snapshots come further apart than SNAPSHOT_SECONDS when that would cost the
+# run more than this share of its time, on a slow or busy machine and for a big network.
+SNAPSHOT_SHARE = 0.02
 PAUSE_POLL_SECONDS = 0.1  # how soon a paused run sees resume, stop or a new rate
 PANEL = 32  # validation digits whose guesses the page shows
 WEIGHT_IMAGES = 32  # MLP: the first hidden units drawn as 28×28 images
@@ -117,6 +122,8 @@ class LiveRecord:
         self.panel_images = encode(self.panel_x)["data"]  # the same in every snapshot
         self.snapshots = snapshots
         self.clock = clock
+        self.snapshot_every = SNAPSHOT_SECONDS
+        self.snapshot_step: int | None = None  # the step the last snapshot shows
         self.control_seen: tuple[int, int] | None = None
         self.lr_request: int | None = None
         self.paused_seconds = 0.0
@@ -153,18 +160,19 @@ class LiveRecord:
         if now - self.last_step >= STEP_SECONDS:
             self.last_step = now
             self.emit("step", loss=round(loss, 6), acc=round(acc, 5), **self.speed(now))
-        if self.snapshots and now - self.last_snapshot >= SNAPSHOT_SECONDS:
+        if now - self.last_snapshot >= self.snapshot_every:
             self.snapshot()
 
     def epoch_saved(self, record: EpochRecord, history: History) -> None:
         self.epoch, self.seen = record.epoch, self.n_train
         self.emit("epoch", record=asdict(record), best=history.best)
-        self.snapshot()
+        if self.clock() - self.last_snapshot >= self.snapshot_every:
+            self.snapshot()  # short epochs: not after every one
 
     def finished(self, history: History, error: BaseException | None) -> None:
         status, reason = outcome(error)
         try:
-            self.snapshot()
+            self.snapshot(unless_current=True)  # the network as it ends
         finally:
             self.emit("end", status=status, reason=reason, best=history.best)
             self.events.close()
@@ -221,7 +229,7 @@ class LiveRecord:
     def pause(self) -> None:
         """Wait between two steps until the control file says go on (or stop)."""
         self.emit("pause")
-        self.snapshot()
+        self.snapshot(unless_current=True)  # the pad reads the paused network
         since = self.clock()
         try:
             while True:
@@ -284,15 +292,16 @@ class LiveRecord:
         config = replace(self.learner.config, dtype="float32")
         return make_model(self.learner.spec, config, self.learner.params())
 
-    def snapshot(self) -> None:
-        """live.safetensors and live.json (both atomic), from the parameters as they are."""
-        if not self.snapshots:
+    def snapshot(self, unless_current: bool = False) -> None:
+        """live.safetensors and live.json (both atomic), from the parameters as they are;
+        `unless_current`: not if the last snapshot already shows this step."""
+        if not self.snapshots or (unless_current and self.snapshot_step == self.learner.steps_done):
             return
-        self.last_snapshot = self.clock()
+        began = self.clock()
+        self.last_snapshot = began
         params = self.learner.params()
         if not all(np.isfinite(p).all() for p in params.values()):
             return  # a diverged network: the last finite snapshot stays
-        spec = self.learner.spec
         where = self.position()
         info = {
             "backend": self.history.config.get("backend"),
@@ -300,18 +309,22 @@ class LiveRecord:
             "train": self.learner.config.to_json(),
             "live": where,
         }
-        save_model(self.out / LIVE_MODEL, spec, params, info)
+        save_model(self.out / LIVE_MODEL, self.learner.spec, params, info)
         for name, view in self.twin.params.items():
             view[...] = params[name]
-        write_json(self.out / SNAPSHOT, {"time": round(time.time(), 3), **where, **self.draw()})
+        snapshot = {"time": round(time.time(), 3), **where, **self.draw()}
+        write_text(self.out / SNAPSHOT, json.dumps(snapshot, separators=(",", ":")))
+        self.snapshot_step = self.learner.steps_done
+        cost = self.clock() - began
+        self.snapshot_every = max(SNAPSHOT_SECONDS, cost / SNAPSHOT_SHARE)
 
     def draw(self) -> dict[str, Any]:
         """What the page draws: first-layer weights, the panel's guesses, one digit's layers."""
         from mnistlab.inference import softmax
 
         title, w = first_layer(self.twin.params, self.learner.spec)
-        probabilities = softmax(np.asarray(self.twin.forward(self.panel_x), dtype=np.float64))
-        layers = self.twin.layers(self.panel_x[:1])
+        layers = self.twin.layers(self.panel_x)  # one forward pass for the panel and digit 0
+        probabilities = softmax(np.asarray(layers["logits"], dtype=np.float64))
         return {
             "weights": {"title": title, **signed_images(w)},
             "panel": {

@@ -35,6 +35,7 @@ def every_step(monkeypatch) -> None:
     monkeypatch.setattr("mnistlab.learner.PROGRESS_SECONDS", 0.0)
     monkeypatch.setattr("mnistlab.live.STEP_SECONDS", 0.0)
     monkeypatch.setattr("mnistlab.live.SNAPSHOT_SECONDS", 0.0)
+    monkeypatch.setattr("mnistlab.live.SNAPSHOT_SHARE", float("inf"))
 
 
 def events(run: Path) -> list[dict]:
