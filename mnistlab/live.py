@@ -295,6 +295,8 @@ class LiveRecord:
     def snapshot(self, unless_current: bool = False) -> None:
         """live.safetensors and live.json (both atomic), from the parameters as they are;
         `unless_current`: not if the last snapshot already shows this step."""
+        from mnistlab.numpy_version.learner import blas_threads
+
         if not self.snapshots or (unless_current and self.snapshot_step == self.learner.steps_done):
             return
         began = self.clock()
@@ -312,7 +314,10 @@ class LiveRecord:
         save_model(self.out / LIVE_MODEL, self.learner.spec, params, info)
         for name, view in self.twin.params.items():
             view[...] = params[name]
-        snapshot = {"time": round(time.time(), 3), **where, **self.draw()}
+        # one BLAS thread: a second one would go on spinning for a while after this small
+        # forward pass, on the core that a PyTorch run at a small batch is training on
+        with blas_threads(1):
+            snapshot = {"time": round(time.time(), 3), **where, **self.draw()}
         write_text(self.out / SNAPSHOT, json.dumps(snapshot, separators=(",", ":")))
         self.snapshot_step = self.learner.steps_done
         cost = self.clock() - began

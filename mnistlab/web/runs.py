@@ -236,12 +236,13 @@ class Trainings:
         start, last = log.start, log.last
         stale = launch is not None and (start is None or start["time"] < launch.started)
         status, reason = "saved", None
-        if launch is not None and launch.alive():
+        ended = last is not None and last.get("event") == "end"
+        if ended and not stale:  # said before its process has quite exited
+            status, reason = last.get("status", "finished"), last.get("reason")
+        elif launch is not None and launch.alive():
             status = "starting" if stale else running(log)
         elif launch is not None and stale:
             status, reason = "failed", launch.reason
-        elif last is not None and last.get("event") == "end":
-            status, reason = last.get("status", "finished"), last.get("reason")
         elif last is not None:
             if pid_alive(start.get("pid") if start else None):
                 status = running(log)
