@@ -330,7 +330,7 @@ function drawSnapshot() {
     const data = layer.data ? bytes(layer.data) : images.subarray(0, 784);
     box.firstChild.textContent = `${layer.name} ${shape.join("×")}` +
       (layer.data ? ` (${(+layer.min).toPrecision(2)} to ${(+layer.max).toPrecision(2)})` : "");
-    const maps = box.lastChild;
+    const maps = box.children[1];
     if (shape.length === 3) {
       const [m, hh, ww] = shape;
       maps.className = "maps";
@@ -340,6 +340,12 @@ function drawSnapshot() {
       maps.className = "";
       const [cv] = tiles(maps, 1, () => { const c = document.createElement("canvas"); c.className = "strip"; return c; });
       paint(cv, data, 0, shape[0], 1, ramp);
+      if (shape[0] === 10 && !box.querySelector(".classes")) {  // the output: name each class
+        const names = document.createElement("div");
+        names.className = "classes";
+        names.append(...[...Array(10).keys()].map((d) => Object.assign(document.createElement("span"), { textContent: d })));
+        box.appendChild(names);
+      }
     }
   });
 }
