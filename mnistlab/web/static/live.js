@@ -137,7 +137,7 @@ function controls(status) {
   $("stop").disabled = !(steering && live);
   $("lr").disabled = $("set-lr").disabled = !(steering && live);
   if (document.activeElement !== $("lr") && run && run.last) $("lr").placeholder = (+run.last.lr).toPrecision(3);
-  const resumable = steering && ["stopped", "interrupted", "died"].includes(status);
+  const resumable = steering && ["stopped", "interrupted", "died", "finished"].includes(status);
   $("go-on").hidden = !resumable;
 }
 
