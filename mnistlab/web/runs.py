@@ -297,7 +297,7 @@ class Trainings:
         self.check_steering("starting a training")
         name = settings.name or default_name(settings)
         path = self.run_dir(name, must_exist=False)
-        if path.exists() or name in self.launches:
+        if path.exists() or (name in self.launches and self.launches[name].alive()):
             raise BadRequest(409, f"a run named {name!r} already exists: choose another name")
         flags = train_flags(settings)
         check_settings(flags)

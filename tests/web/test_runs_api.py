@@ -199,6 +199,7 @@ def test_every_endpoint_refuses_bad_input_and_the_server_keeps_serving(training_
         (server.post("/api/runs/first/resume", json={}), 409),  # trained all its epochs
         (server.post("/api/runs/first/resume", json={"epochs": 1}), 409),
         (server.post("/api/runs/first/resume", json={"epochs": 0}), 422),
+        (server.post("/api/runs/first/resume", content=b"{", headers=JSON), 400),
         (server.post("/api/runs/first/predict", content=b"not an image"), 400),
     ]  # fmt: skip
     for response, status in refusals:
