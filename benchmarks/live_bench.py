@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -50,21 +49,6 @@ while True:
 """
 
 
-def start_server(model: Path, root: Path, data_dir: str | None) -> tuple[subprocess.Popen, str]:
-    argv = [sys.executable, "-m", "mnistlab", "serve", str(model), "--port", "0"]
-    argv += ["--runs", str(root)] + (["--data-dir", data_dir] if data_dir else [])
-    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert server.stdout is not None
-    url = server.stdout.readline().split("at ", 1)[1].split()[0].rstrip("/")
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("mnistlab serve did not answer")
-
-
 def attach(url: str, name: str, wait: bool = True) -> subprocess.Popen:
     """A page's stream of run `name`, connected (with `wait`) before this returns."""
     client = subprocess.Popen(
@@ -83,14 +67,6 @@ def detach(client: subprocess.Popen) -> list[tuple[float, str]]:
     out, _ = client.communicate(timeout=30)
     lines = (line.split() for line in out.splitlines() if line != "connected")
     return [(float(t), kind) for t, kind in lines]
-
-
-def png(digit: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray((255 - digit * 255).astype(np.uint8)).resize((280, 280)).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,11 +134,13 @@ def overhead(splits: Any, reps: int, url: str, root: Path, n: dict[str, int], ad
 def while_training(splits: Any, url: str, root: Path, add: Callable, numbers: dict) -> None:
     """/api/predict and /healthz latency while a LeNet-5 training runs; then its end, and the
     server's memory over the whole watched run."""
+    from serve_load import canvas_pngs
+
     server_rss = psutil.Process(numbers["_server_pid"])
     body = {"name": "fifteen", "model": "lenet5", "epochs": 15, "limit_train": 2000}
     assert httpx.post(url + "/api/runs", json=body, timeout=30).status_code == 201
     client = attach(url, "fifteen", wait=False)
-    pngs = [png(splits.test.x[i]) for i in range(20)]
+    pngs = canvas_pngs(20)
     predict_ms, health_ms = [], []
     baseline = None
     with httpx.Client(base_url=url, timeout=30) as http:
@@ -204,8 +182,8 @@ def while_training(splits: Any, url: str, root: Path, add: Callable, numbers: di
 def live_section(splits: Any, reps: int, quick: bool, data_dir: str | None, add: Callable,
                  numbers: dict) -> None:  # fmt: skip
     """9. Watching a run live: its cost, the page's update rate, the server while it trains."""
-    from mnistlab.models.init import init_params
-    from mnistlab.models.modelfile import save_model
+    from serve_load import model_file, start_server
+
     from mnistlab.models.spec import LeNet5Spec
 
     print("\n9. Watching a run live (the training view): cost, update rate, server under load")
@@ -219,10 +197,8 @@ def live_section(splits: Any, reps: int, quick: bool, data_dir: str | None, add:
         n = {key: max(value // 4, 1) for key, value in n.items()}
     with tempfile.TemporaryDirectory(dir=Path.cwd(), prefix=".bench-live-") as tmp:
         root = Path(tmp)
-        model = root / "served.safetensors"
-        spec = LeNet5Spec()
-        save_model(model, spec, init_params(spec, np.random.default_rng(0), "float32"))
-        server, url = start_server(model, root / "runs", data_dir)
+        flags = ["--runs", str(root / "runs")] + (["--data-dir", data_dir] if data_dir else [])
+        server, url = start_server(model_file(LeNet5Spec(), None, root), *flags)
         live["_server_pid"] = server.pid
         (root / "runs").mkdir(exist_ok=True)
         try:
