@@ -1,10 +1,10 @@
 """Section 9 of bench.py: what watching a run live costs, and the server while a run trains.
 
-- Watching costs little: the same run (1 to 3 epochs, 5 to 15 s), trained with nothing
+- Watching costs little: the same run (1 to 6 epochs, 5 to 15 s), trained with nothing
   watching and with its live record on (snapshots every second) and a page attached (a
   real `mnistlab serve` streaming the run's events to a client process that connected
-  before the run began), interleaved, best of `reps`; both backends, [784,100,10] at batch
-  20 and LeNet-5 (its recipe, batch 20). Target: ≤ 5%.
+  before the run began), interleaved, best of 5 (1 with --quick); both backends,
+  [784,100,10] at batch 20 and LeNet-5 (its recipe, batch 20). Target: ≤ 5%.
 - The page updates at ≥ 2 Hz while a run trains: messages the attached client received a
   second over the watched runs.
 - While a training started from the page runs (LeNet-5, NumPy), `/api/predict` p95 < 150 ms
@@ -190,9 +190,10 @@ def live_section(splits: Any, reps: int, quick: bool, data_dir: str | None, add:
     live: dict[str, Any] = {}
     numbers["live"] = live
     # about 5 to 15 s a run on 2 cores: long enough that the start (a NumPy twin of the
-    # network, the first snapshot) weighs as little as it does in a real run
-    n = {"mlp-numpy": 50_000, "mlp-numpy-epochs": 3, "mlp-torch": 50_000,
-         "lenet5-numpy": 8_000, "lenet5-torch": 16_000}  # fmt: skip
+    # network, the first snapshot) weighs as little as it does in a real run, and best of
+    # 5, as this machine's speed varies 2× from minute to minute
+    n = {"mlp-numpy": 50_000, "mlp-numpy-epochs": 6, "mlp-torch": 50_000, "mlp-torch-epochs": 2,
+         "lenet5-numpy": 20_000, "lenet5-torch": 16_000}  # fmt: skip
     if quick:
         n = {key: max(value // 4, 1) for key, value in n.items()}
     with tempfile.TemporaryDirectory(dir=Path.cwd(), prefix=".bench-live-") as tmp:
@@ -202,7 +203,7 @@ def live_section(splits: Any, reps: int, quick: bool, data_dir: str | None, add:
         live["_server_pid"] = server.pid
         (root / "runs").mkdir(exist_ok=True)
         try:
-            rates = overhead(splits, reps, url, root / "runs", n, add, live)
+            rates = overhead(splits, 1 if quick else 5, url, root / "runs", n, add, live)
             rate = min(rates) if rates else 0.0
             print(
                 f"     page updates while training: {min(rates):.1f} to {max(rates):.1f} a second"

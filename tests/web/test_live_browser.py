@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page
 from mnistlab.cli import main
 
 from .conftest import TrainingServer
+from .test_browser import bar, touch_stroke
 
 pytestmark = pytest.mark.xdist_group("trainings")  # one worker: one training at a time
 
@@ -95,12 +96,15 @@ def test_start_watch_steer_reload_and_stop_from_the_page(
     page.wait_for_function(f"Number(document.body.dataset.step) > {paused_at}", timeout=SLOW)
 
     page.locator("#pad").scroll_into_view_if_needed()
-    box = page.locator("#pad").bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 20, steps=8)
-    page.mouse.up()
+    if size == "phone":
+        touch_stroke(page, bar())  # a finger, as the touchscreen sends it
+    else:
+        box = page.locator("#pad").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 20, steps=8)
+        page.mouse.up()
     page.wait_for_function("Number(document.body.dataset.padReads || 0) >= 1", timeout=SLOW)
     assert page.locator("#digit").inner_text() in [str(d) for d in range(10)]
 
