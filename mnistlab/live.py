@@ -4,8 +4,8 @@
 in the run directory (docs/live.md gives every field):
 
 - `events.jsonl`, append-only, one JSON object a line: "start" (also for each resume),
-  "step" (at most every STEP_SECONDS: step, epoch as a fraction, running loss and
-  accuracy, learning rate, images/s, time left), "epoch" (the epoch's record, once its
+  "step" (at most every STEP_SECONDS, and at each epoch's end: step, epoch as a
+  fraction, running loss and accuracy, learning rate, images/s, time left), "epoch" (the epoch's record, once its
   files are saved), "lr", "pause", "resume" and "end" (status and reason);
 - `live.json`, the snapshot the page draws, rewritten atomically about every
   SNAPSHOT_SECONDS (further apart when that would cost the run more than SNAPSHOT_SHARE
@@ -157,7 +157,8 @@ class LiveRecord:
         self.epoch, self.seen = epoch, seen
         self.poll_control()
         now = self.clock()
-        if now - self.last_step >= STEP_SECONDS:
+        # the epoch's last report always: the curve gets its end, the page says "scoring"
+        if now - self.last_step >= STEP_SECONDS or seen >= self.n_train:
             self.last_step = now
             self.emit("step", loss=round(loss, 6), acc=round(acc, 5), **self.speed(now))
         if now - self.last_snapshot >= self.snapshot_every:

@@ -119,8 +119,10 @@ function progressLine() {
   const last = run.last;
   if (last && last.images_per_s) parts.push(`${Math.round(last.images_per_s).toLocaleString("en")} images/s`);
   if (last) parts.push(`lr ${(+last.lr).toPrecision(3)}`);
-  if (run.status && LIVE.has(run.status.status) && last && last.eta_s != null) {
-    parts.push(`${fmtTime(last.eta_s)} left`);
+  const live = run.status && LIVE.has(run.status.status);
+  if (live && last && last.eta_s != null) parts.push(`${fmtTime(last.eta_s)} left`);
+  if (run.status.status === "running" && p.event === "step" && Number.isInteger(p.progress)) {
+    parts.push(`scoring epoch ${p.progress} on the validation set…`);
   }
   if (run.best) {
     parts.push(`best validation ${(100 * run.best.val_acc).toFixed(2)}% (epoch ${run.best.epoch})`);
