@@ -121,7 +121,7 @@ function progressLine() {
   if (last) parts.push(`lr ${(+last.lr).toPrecision(3)}`);
   const live = run.status && LIVE.has(run.status.status);
   if (live && last && last.eta_s != null) parts.push(`${fmtTime(last.eta_s)} left`);
-  if (run.status.status === "running" && p.event === "step" && Number.isInteger(p.progress)) {
+  if (live && run.status.status === "running" && p.event === "step" && Number.isInteger(p.progress)) {
     parts.push(`scoring epoch ${p.progress} on the validation set…`);
   }
   if (run.best) {
