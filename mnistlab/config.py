@@ -12,7 +12,7 @@ from mnistlab.errors import UserError
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DTYPES = ("float32", "float64")
 SCHEDULES = ("epoch", "onecycle")
-DEVICES = ("auto", "cpu", "cuda")  # where the PyTorch backend runs; auto: CUDA when present
+DEVICES = ("auto", "cpu", "cuda")  # where PyTorch runs; auto: pytorch_version/device.py
 # One-cycle's start and end, as in torch.optim.lr_scheduler.OneCycleLR's defaults: the
 # rate climbs from lr/ONECYCLE_DIV to lr, then falls to lr/(ONECYCLE_DIV·ONECYCLE_FINAL_DIV).
 ONECYCLE_DIV = 25.0

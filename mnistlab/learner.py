@@ -90,9 +90,14 @@ def diverged(loss: float, epoch: int) -> DivergedError:
     )
 
 
+def epoch_order(n: int, rng: np.random.Generator) -> np.ndarray:
+    """The shuffled order of one epoch's n examples: what every backend and device trains in."""
+    return rng.permutation(n)
+
+
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Index arrays of one shuffled epoch. Both backends use it, so they see the same batches."""
-    order = rng.permutation(n)
+    order = epoch_order(n, rng)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
 
@@ -113,17 +118,17 @@ SINGLE_THREAD_BELOW = 100
 class Ticker:
     """When a training loop should report: counts the examples since it last did."""
 
-    def __init__(self) -> None:
+    def __init__(self, every: float | None = None) -> None:
+        # examples between reports (math.inf: by the clock alone); read when made
+        self.every = PROGRESS_EVERY if every is None else every
         self.unreported = 0
         self.last = time.perf_counter()
 
     def due(self, examples: int) -> bool:
-        """Add a step's examples; True when PROGRESS_EVERY of them or PROGRESS_SECONDS have
+        """Add a step's examples; True when `every` of them or PROGRESS_SECONDS have
         passed since the last report (then call `take`)."""
         self.unreported += examples
-        return (
-            self.unreported >= PROGRESS_EVERY or time.perf_counter() - self.last >= PROGRESS_SECONDS
-        )
+        return self.unreported >= self.every or time.perf_counter() - self.last >= PROGRESS_SECONDS
 
     def take(self) -> int:
         """The examples to report now; the count starts again."""

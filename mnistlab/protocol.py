@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from mnistlab.bars import progress_bar
 from mnistlab.data.splits import Splits
 from mnistlab.learner import Learner, diverged
 
@@ -86,7 +86,7 @@ def run_protocol(
     n = len(splits.train)
     for epoch in range(len(history.epochs) + 1, epochs + 1):
         start = time.perf_counter()
-        with tqdm(
+        with progress_bar(
             total=n,
             desc=f"epoch {epoch}",
             unit="img",

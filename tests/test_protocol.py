@@ -196,7 +196,7 @@ def test_each_epoch_has_a_progress_bar_over_the_training_images(
     import mnistlab.protocol
 
     Bar.made = []
-    monkeypatch.setattr(mnistlab.protocol, "tqdm", Bar)
+    monkeypatch.setattr(mnistlab.protocol, "progress_bar", Bar)
     run_protocol(ScriptedLearner([0.5, 0.6]), tiny_splits(), 2, {}, seed=0, show_progress=show)
     expected = {"total": 5, "unit": "img", "leave": False, "disable": disable}
     assert [b.kwargs for b in Bar.made] == [expected | {"desc": f"epoch {e}"} for e in (1, 2)]
@@ -207,7 +207,7 @@ def test_progress_is_shown_unless_asked_not_to(monkeypatch: pytest.MonkeyPatch) 
     import mnistlab.protocol
 
     Bar.made = []
-    monkeypatch.setattr(mnistlab.protocol, "tqdm", Bar)
+    monkeypatch.setattr(mnistlab.protocol, "progress_bar", Bar)
     run_protocol(ScriptedLearner([0.5]), tiny_splits(), 1, {}, seed=0)
     assert Bar.made[0].kwargs["disable"] is None  # tqdm's own choice: shown on a terminal
 

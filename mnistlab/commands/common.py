@@ -76,8 +76,9 @@ def add_device_flag(p: argparse.ArgumentParser) -> None:
         "--device",
         default="auto",
         choices=DEVICES,
-        help="where --backend torch runs: auto picks CUDA when PyTorch sees a GPU, else the "
-        "CPU (default: auto); NumPy always runs on the CPU",
+        help="where --backend torch runs: auto picks CUDA when PyTorch sees a GPU and the run "
+        "is estimated at 3 s or more on the CPU, else the CPU; the run's first line says "
+        "which and why (default: auto); NumPy always runs on the CPU",
     )
 
 

@@ -5,8 +5,9 @@ own recipe on --lenet-backend for --lenet-epochs (15 by default, whatever --epoc
 Each run is recorded in its own directory under --out (numpy-mlp/, torch-mlp/,
 torch-lenet5/, …) and reused when it is already there and finished with the same
 settings, so running the command again only re-tabulates. Each run trains in its own
-process on one CPU thread. What will train, and roughly how long it takes, is printed
-before anything starts. Writes DIR/compare.json (every number, with its run directory),
+process with its share of the cores (cores ÷ --workers; batches under 100 train on one
+thread). What will train, and roughly how long it takes, is printed before anything
+starts. Writes DIR/compare.json (every number, with its run directory),
 DIR/compare.md (the two tables) and DIR/val_acc_curves.png (validation accuracy per
 epoch of every run) beside the runs.
 """
@@ -59,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="runs to train side by side, each on one CPU thread (default: 1, one after "
+        help="runs to train side by side, each with cores ÷ N threads (default: 1, one after "
         "another, so their timings do not disturb each other)",
     )
     p.add_argument(

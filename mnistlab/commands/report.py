@@ -13,7 +13,6 @@ DIR/report.html in a browser: it is one file, figures included.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from mnistlab.commands import common
 from mnistlab.errors import UserError
 from mnistlab.fileio import check_writable_dir
+from mnistlab.threads import available_cores
 
 if TYPE_CHECKING:  # the report machinery (matplotlib, joblib) loads only when it runs
     from mnistlab.experiments.report_plan import ReportPlan
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     check_writable_dir(out)
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    workers = args.workers if args.workers is not None else available_cores()
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
     plan = plan_from_args(args)

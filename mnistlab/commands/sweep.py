@@ -13,7 +13,6 @@ its test accuracy is reported, never used to choose. Takes the train flags excep
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -33,6 +32,7 @@ from mnistlab.experiments.sweep import (
     SweepSettings,
 )
 from mnistlab.models.spec import ACTIVATIONS
+from mnistlab.threads import available_cores
 
 TIMING = (
     f"Defaults: {DEFAULT_EPOCHS} epochs of batch {DEFAULT_BATCH} per cell, chosen so the "
@@ -88,8 +88,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="local worker processes, one BLAS thread each; 1 runs the cells in this "
-        "process (default: number of cores)",
+        help="local worker processes, each with cores ÷ N BLAS threads; 1 runs the cells in "
+        "this process (default: number of cores)",
     )
     p.add_argument(
         "--scheduler",
@@ -146,7 +146,7 @@ def settings_from_args(args: argparse.Namespace) -> SweepSettings:
 
 
 def _workers(args: argparse.Namespace) -> int:
-    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    workers = args.workers if args.workers is not None else available_cores()
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
     if args.scheduler is not None and args.workers is not None:

@@ -272,11 +272,10 @@ def start(
 
     backend = backend or args.backend
     check_device(backend, args.device)
-    device = "cpu"
     if backend == "torch":  # refuses --device cuda without a GPU before any work
-        from mnistlab.pytorch_version.learner import resolve_device
+        from mnistlab.pytorch_version.device import choose_device
 
-        device = resolve_device(args.device)
+        choose_device(args.device)
     recorded = resume.history.config if resume is not None else {}
     dataset = recorded.get("dataset", args.dataset)
     limit_train = recorded.get("limit_train") if resume is not None else args.limit_train
@@ -297,10 +296,12 @@ def start(
         ):
             splits = load_splits(dataset, data_dir, limit_train)
             what = f"resuming at epoch {resume.epoch + 1} of " if resume is not None else ""
+            epochs = config.epochs - (resume.epoch if resume is not None else 0)
+            device, where = placement(backend, args.device, spec, config, len(splits.train), epochs)
             print(
                 f"{what}{spec.describe()} on {backend}, {len(splits.train):,} train / "
                 f"{len(splits.val):,} validation / {len(splits.test):,} test images "
-                f"from {splits.source}" + (f", on {device}" if backend == "torch" else "")
+                f"from {splits.source}, {where}"
             )
             watchers = [] if args.no_live else [LiveRecord(out, splits)]
             history, _ = train(
@@ -328,6 +329,24 @@ def start(
     )
     print(f"run saved in {out}/ (history.json, model.safetensors, checkpoint, learning_curves.png)")
     return 0
+
+
+def placement(
+    backend: str, requested: str, spec: Any, config: Any, n_train: int, epochs: int
+) -> tuple[str, str]:
+    """Where the run trains, and the first line's words for it: the device and why (for
+    --device auto, the run's estimated CPU time decides: pytorch_version/device.py)."""
+    if backend == "numpy":
+        from mnistlab.threads import available_cores
+
+        cores = available_cores()
+        return "cpu", f"on cpu ({cores} core{'s' if cores != 1 else ''}; NumPy runs on the CPU)"
+    from mnistlab.experiments.estimate import run_seconds
+    from mnistlab.pytorch_version.device import choose_device
+
+    seconds = run_seconds(spec, backend, config.batch_size, n_train, epochs)
+    choice = choose_device(requested, seconds)
+    return choice.device, f"on {choice.device} ({choice.reason})"
 
 
 def interrupted_line(stop: Any, out: Path, resumable: bool) -> str:

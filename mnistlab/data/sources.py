@@ -23,8 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
+from mnistlab.bars import progress_bar
 from mnistlab.data import idx
 from mnistlab.errors import DataError, UserError
 from mnistlab.fileio import atomic_path, missing_dirs, remove_empty_dirs
@@ -260,7 +259,9 @@ def _stream(url: str, path: Path, timeout: float, desc: str) -> None:
     with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        bar = tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=None, leave=False)
+        bar = progress_bar(
+            total=total, unit="B", unit_scale=True, desc=desc, disable=None, leave=False
+        )
         with bar:
             while chunk := response.read(CHUNK):
                 out.write(chunk)

@@ -6,8 +6,8 @@ instead of trained again: a comparison can be re-run, extended or re-tabulated f
 cost of reading a few JSON files. A directory holding a *different* run is refused
 (unless forced), so no result is ever silently overwritten.
 
-Runs train in worker processes with one CPU thread each (see ONE_THREAD), so their
-seconds are measured the way the sweep measures its cells.
+Runs train in worker processes, each with its share of the cores (threads ÷ workers,
+see `_train_all`), so their seconds are measured the way the sweep measures its cells.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.models.summary import summarize
 from mnistlab.plots import epoch_axis, save_figure
 from mnistlab.protocol import History
+from mnistlab.threads import thread_env, threads_per_worker
 from mnistlab.training import CURVES, HISTORY, MODEL
 
 COMPARE_JSON = "compare.json"
@@ -166,26 +167,8 @@ def reusable(plan: RunPlan, run_dir: Path, force: bool) -> History | None:
     return history
 
 
-# Each run trains in a worker process with one BLAS/OpenMP thread, like the sweep's cells:
-# on a 2-core machine, batch-10 steps on two threads mostly wait for each other (many times
-# slower as soon as anything else runs), and one thread per run keeps every "seconds"
-# column of a report measured the same way. The variables must be set before the worker
-# imports numpy or torch, hence a fresh process rather than a setting in this one.
-ONE_THREAD = {
-    name: "1"
-    for name in (
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-        "BLIS_NUM_THREADS",
-        "VECLIB_MAXIMUM_THREADS",
-        "NUMEXPR_NUM_THREADS",
-    )
-}
-
-
 def train_in_worker(plan: RunPlan, run_dir: Path, data_dir: str) -> History:
-    """Train `plan` into `run_dir`; runs in a worker process started with ONE_THREAD."""
+    """Train `plan` into `run_dir`; runs in a worker process started with its thread share."""
     from mnistlab.training import train
 
     data = DataCache(plan.dataset, data_dir)
@@ -214,7 +197,14 @@ def _reuse(plan: RunPlan, run_dir: Path, history: History, log: Log | None) -> R
 def _train_all(
     jobs: Sequence[tuple[RunPlan, Path]], data: DataCache, workers: int, log: Log | None
 ) -> list[History]:
-    """Train each job in a fresh one-thread process, at most `workers` at a time.
+    """Train each job in a fresh process, at most `workers` at a time.
+
+    Each process gets cores ÷ workers threads (threads.thread_env), so the runs together
+    use every core once: one thread each on 2 cores with 2 workers, 8 each on 16 cores.
+    Batches under 100 train on one thread whatever the share (learner.SINGLE_THREAD_BELOW),
+    so the lab's batch-20 runs keep their one-thread "seconds" on any machine. The
+    variables must be set before the worker imports numpy or torch, hence a fresh process
+    rather than a setting in this one.
 
     A fresh process per run, not a pool that reuses workers: loky retires a worker whose
     memory grew (importing torch after a NumPy run is enough) and warns when work was
@@ -226,6 +216,7 @@ def _train_all(
 
     data_dir = str(data.directory())
     workers = max(1, workers)
+    env = thread_env(threads_per_worker(workers))
     histories: dict[int, History] = {}
     running: dict[Future, tuple[int, ProcessPoolExecutor]] = {}
 
@@ -242,7 +233,7 @@ def _train_all(
             if log:
                 epochs = plural(plan.config.epochs, "epoch")
                 log(f"training {describe_run(plan)} for {epochs} in {run_dir}")
-            pool = ProcessPoolExecutor(max_workers=1, env=ONE_THREAD)
+            pool = ProcessPoolExecutor(max_workers=1, env=env)
             running[pool.submit(train_in_worker, plan, run_dir, data_dir)] = (i, pool)
         while running:
             collect(wait(running, return_when=FIRST_COMPLETED).done)

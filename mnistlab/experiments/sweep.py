@@ -390,20 +390,25 @@ def prepare_out_dir(
 
 @contextlib.contextmanager
 def local_backend(workers: int) -> Iterator[str]:
-    """joblib's loky processes with one BLAS/OpenMP thread each (1 worker: this process).
+    """joblib's loky processes, each with its share of the cores (1 worker: this process).
 
-    loky on its own sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS … in its
-    workers to cpu_count // n_jobs (so 2 threads for 1 worker on 2 cores);
-    `inner_max_num_threads=1` makes it 1 thread per worker whatever n_jobs is, so N
-    workers use N cores and never oversubscribe. Checked by tests/experiments/
-    test_sweep.py::test_local_workers_use_one_blas_thread (the variables are set before
-    the worker imports numpy or torch, which read them once at start-up). With one worker
-    joblib starts no pool and runs the cells here, one after another, with this process's
-    own thread settings.
+    `inner_max_num_threads` sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS …
+    in the workers to this process's cores ÷ workers (threads.threads_per_worker: the
+    affinity mask, so `taskset` counts, not the machine's cores), so the workers together
+    use every core once: 1 thread each for 2 workers on 2 cores, 8 each on 16. A learner
+    reads its share back (threads.available_cores) for its BLAS and its batch split;
+    batches under 100 train on one thread whatever the share. Checked by tests/
+    experiments/test_sweep.py::test_local_workers_share_the_cores (the variables are set
+    before the worker imports numpy or torch, which read them once at start-up). With one
+    worker joblib starts no pool and runs the cells here, one after another, with this
+    process's own thread settings.
     """
     from joblib import parallel_config
 
-    with parallel_config(backend="loky", n_jobs=workers, inner_max_num_threads=1):
+    from mnistlab.threads import threads_per_worker
+
+    threads = threads_per_worker(workers)
+    with parallel_config(backend="loky", n_jobs=workers, inner_max_num_threads=threads):
         yield f"{workers} local worker{'s' if workers != 1 else ''}"
 
 
@@ -412,7 +417,8 @@ def dask_backend(address: str, timeout: float) -> Iterator[str]:
     """The same joblib code on a Dask cluster; an unreachable scheduler is a UserError.
 
     Dask's nannies start workers with OMP/MKL/OPENBLAS_NUM_THREADS=1 by default
-    (distributed.nanny.pre-spawn-environ); give them `--nthreads 1` for one cell per core.
+    (distributed.nanny.pre-spawn-environ), and a learner sizes its BLAS and batch split
+    from that (threads.available_cores); give them `--nthreads 1` for one cell per core.
     """
     from distributed import Client
     from joblib import parallel_config

@@ -3,10 +3,11 @@
 x (N, 1, 28, 28) → conv1 c1@5×5 → pool → relu → conv2 c2@3×3 → pool → relu → fc1 → relu
 → fc2 → 10 logits: the same network as `pytorch_version.network.ConvNet`.
 
-Forward, with feature maps (C, N, H, W) and fully connected layers on columns (features, N):
+Forward, with feature maps images last, (C, H, W, N), and fully connected layers on
+columns (features, N):
 
-    z1 = conv1(x)      a1 = relu(pool(z1))       (c1, N, 12, 12)
-    z2 = conv2(a1)     a2 = relu(pool(z2))       (c2, N, 5, 5) → f (c2·25, N)
+    z1 = conv1(x)      a1 = relu(pool(z1))       (c1, 12, 12, N)
+    z2 = conv2(a1)     a2 = relu(pool(z2))       (c2, 5, 5, N) → f (c2·25, N), a reshape
     a3 = relu(W3 f + b3)                         (hidden, N)
     z4 = W4 a3 + b4                              (10, N), the logits
 
@@ -85,12 +86,13 @@ class ConvNet:
     def _logits(self, a0: Array, *, cache: bool) -> tuple[Array, Array, Array, Array, Array]:
         """a1, a2 (maps), f (c2·25, N), a3 (hidden, N) and the logits z4 (10, N)."""
         p = self.params
+        a0 = np.ascontiguousarray(a0.transpose(0, 2, 3, 1))  # (1, 28, 28, N): images last
         a1 = self.conv1.forward(a0, p["conv1.weight"], p["conv1.bias"], cache=cache)
         relu(a1, out=a1)
         a2 = self.conv2.forward(a1, p["conv2.weight"], p["conv2.bias"], cache=cache)
         relu(a2, out=a2)
-        c2, n = a2.shape[:2]
-        f = np.ascontiguousarray(a2.reshape(c2, n, 25).transpose(0, 2, 1)).reshape(c2 * 25, n)
+        c2, hq, wq, n = a2.shape
+        f = a2.reshape(c2 * hq * wq, n)  # PyTorch's (c, h, w) order for each image
         a3 = dense(p["fc1.weight"], f, p["fc1.bias"])
         relu(a3, out=a3)
         return a1, a2, f, a3, dense(p["fc2.weight"], a3, p["fc2.bias"])
@@ -104,9 +106,7 @@ class ConvNet:
         d3 *= relu_prime(a3)
         np.matmul(d3, f.T, out=g["fc1.weight"])
         np.add.reduce(d3, axis=1, out=g["fc1.bias"])
-        c2, n = a2.shape[:2]
-        df = (p["fc1.weight"].T @ d3).reshape(c2, 25, n)
-        da2 = np.ascontiguousarray(df.transpose(0, 2, 1)).reshape(a2.shape)
+        da2 = (p["fc1.weight"].T @ d3).reshape(a2.shape)
         da2 *= relu_prime(a2)
         da1, g["conv2.weight"][...], g["conv2.bias"][...] = self.conv2.backward(da2)
         da1 *= relu_prime(a1)

@@ -12,13 +12,9 @@ vector, and the optimiser updates θ as one vector.
 
 from __future__ import annotations
 
-import ctypes
 import math
-import os
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import cache
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 
@@ -37,13 +33,14 @@ from mnistlab.learner import (
 from mnistlab.models.spec import ConvNetSpec, LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.numpy_version.model import NumpyModel
 from mnistlab.numpy_version.optimizers import make_optimizer
-from mnistlab.numpy_version.parallel import TwoHalves
+from mnistlab.numpy_version.parallel import BatchSplit
 from mnistlab.numpy_version.parameters import ParameterVector
+from mnistlab.threads import available_cores, blas_threads
 
-#: From this batch size on (with two or more cores), each batch is split between two
-#: threads (parallel.TwoHalves), each on one BLAS thread, instead of OpenBLAS threading
-#: each product. Measured on the convnet at batch 256: see parallel.py.
-HALVES_FROM = 256
+#: From this batch size on (with two or more cores), each batch is split between threads
+#: (parallel.BatchSplit: one part per core, each on one BLAS thread) instead of the BLAS
+#: threading each product. Measured on the convnet at batch 256: see parallel.py.
+SPLIT_FROM = 256
 
 
 class NumpyLearner:
@@ -55,11 +52,13 @@ class NumpyLearner:
         config: TrainConfig,
         n_train: int,
         make_twin: Callable[[], NumpyModel] | None = None,
+        cores: int | None = None,
     ) -> None:
         self.model = model
-        self.halves = (
-            TwoHalves(model, make_twin)
-            if make_twin is not None and (os.cpu_count() or 1) > 1
+        self.cores = available_cores() if cores is None else cores
+        self.split = (
+            BatchSplit(model, make_twin, self.cores)
+            if make_twin is not None and self.cores > 1
             else None
         )
         self.spec = model.spec
@@ -79,18 +78,18 @@ class NumpyLearner:
     ) -> float:
         """One shuffled pass; returns the mean batch cross-entropy plus the L2 term at the end."""
         small = self.config.batch_size < SINGLE_THREAD_BELOW
+        # One BLAS thread for small products and for each part of a split batch; else
+        # as many as this process has cores (not the machine's count, nor N × parts).
+        threads = 1 if small or self.split_train else self.cores
         # A diverging run overflows before its loss turns inf: _train_epoch says so in one
         # line, the same as PyTorch, instead of a RuntimeWarning first.
-        with (
-            blas_threads(1) if small or self.halves_train else nullcontext(),
-            np.errstate(over="ignore", invalid="ignore"),
-        ):
+        with blas_threads(threads), np.errstate(over="ignore", invalid="ignore"):
             return self._train_epoch(x, y, rng, progress)
 
     @property
-    def halves_train(self) -> bool:
-        """Whether training splits each batch between two threads (see HALVES_FROM)."""
-        return self.halves is not None and self.config.batch_size >= HALVES_FROM
+    def split_train(self) -> bool:
+        """Whether training splits each batch between threads (see SPLIT_FROM)."""
+        return self.split is not None and self.config.batch_size >= SPLIT_FROM
 
     def _train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -101,8 +100,8 @@ class NumpyLearner:
         total_steps = config.total_steps(len(y))
         optimizer.lr = config.lr_at(epoch, self.steps_done)
         grad, step = self.grad, optimizer.step
-        halves = self.halves if self.halves_train else None
-        grads_of = halves.loss_and_grads if halves is not None else self._loss_and_grads
+        split = self.split if self.split_train else None
+        grads_of = split.loss_and_grads if split is not None else self._loss_and_grads
         total_loss = 0.0
         steps = seen = correct = 0
         ticker = Ticker()
@@ -119,7 +118,7 @@ class NumpyLearner:
             step(grad.vector)
             total_loss += loss
             seen += len(idx)
-            correct += halves.correct if halves is not None else self.model.correct
+            correct += split.correct if split is not None else self.model.correct
             if progress is not None and ticker.due(len(idx)):
                 progress(ticker.take(), total_loss / steps, correct / seen)
                 config = self.config  # a watcher may have changed the learning rate
@@ -164,11 +163,11 @@ class NumpyLearner:
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Forward in chunks, so a 10,000-image set never needs 10,000-row activations."""
-        if self.halves is None:
+        if self.split is None:
             forward = self.model.forward
             threads: AbstractContextManager = nullcontext()
         else:
-            forward, threads = self.halves.forward, blas_threads(1)
+            forward, threads = self.split.forward, blas_threads(1)
         with threads:
             chunks = [forward(x[i : i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)]
         if not chunks:
@@ -223,64 +222,12 @@ def make_learner(
     config: TrainConfig,
     n_train: int,
     params: dict[str, np.ndarray] | None = None,
+    cores: int | None = None,
 ) -> NumpyLearner:
     """A ready-to-train NumPy learner: `params` if given, else seeded initial weights.
 
-    Convolutional networks get a twin for splitting big batches between two threads."""
+    Convolutional networks get replicas for splitting big batches between threads, one per
+    core (`cores`, default: threads.available_cores())."""
     model = make_model(spec, config, params)
     twin = None if isinstance(spec, MLPSpec) else lambda: make_model(spec, config, params)
-    return NumpyLearner(model, config, n_train, twin)
-
-
-@contextmanager
-def blas_threads(n: int) -> Iterator[None]:
-    """Run the block with NumPy's OpenBLAS limited to `n` threads, then restore the count.
-
-    At small batches every matrix product is tiny and OpenBLAS's extra threads cost more in
-    hand-offs than they save: on 2 cores an epoch of [784,100,10] at batch 10 takes about
-    2.0 s with 2 threads and 0.9 s with one (at batch 128, 2 threads win: 0.23 s vs 0.29 s).
-    This calls OpenBLAS's own setter, as threadpoolctl does, and touches no environment
-    variable; where NumPy uses another BLAS it does nothing.
-    """
-    api = openblas_thread_api()
-    if api is None:
-        yield
-        return
-    get, set_ = api
-    before = get()
-    set_(n)
-    try:
-        yield
-    finally:
-        set_(before)
-
-
-@cache
-def openblas_thread_api() -> tuple[Callable[[], int], Callable[[int], None]] | None:
-    """(get, set) for the thread count of NumPy's OpenBLAS, if that is what this process has.
-
-    NumPy's wheels bundle it as scipy_openblas (64-bit ints), so that name is tried first.
-    """
-    libraries = []
-    for path in loaded_openblas_paths():
-        try:
-            libraries.append(ctypes.CDLL(path))
-        except OSError:
-            continue
-    for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
-        for lib in libraries:
-            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            if get is not None and set_ is not None:
-                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
-                return get, set_
-    return None
-
-
-def loaded_openblas_paths() -> list[str]:
-    """Shared libraries with "openblas" in their name that this process has mapped (Linux)."""
-    maps = Path("/proc/self/maps")
-    if not maps.exists():
-        return []
-    paths = {line.split()[-1] for line in maps.read_text().splitlines() if "openblas" in line}
-    return sorted(p for p in paths if p.startswith("/"))
+    return NumpyLearner(model, config, n_train, twin, cores)

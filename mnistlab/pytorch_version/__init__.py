@@ -12,3 +12,6 @@ earlier in the process; `mnistlab` itself imports torch nowhere else.
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# cuBLAS's deterministic mode needs a fixed workspace, and reads this when CUDA starts:
+# set here, before anything can start it (pytorch_version/device.py: reproducible_cuda).
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

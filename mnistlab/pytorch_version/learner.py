@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mnistlab.config import DEVICES, TrainConfig
-from mnistlab.errors import UserError
+from mnistlab.config import TrainConfig
 from mnistlab.learner import (
     EVAL_BATCH,
     SINGLE_THREAD_BELOW,
@@ -33,28 +32,46 @@ from mnistlab.learner import (
 from mnistlab.models.init import init_params
 from mnistlab.models.spec import ModelSpec, is_weight
 from mnistlab.pytorch_version.data_loader import as_tensor
+from mnistlab.pytorch_version.device import reproducible_cuda, resolve_device
 from mnistlab.pytorch_version.network import build_network, torch_dtype
+from mnistlab.pytorch_version.resident import DEVICE_EVAL_BATCH, Resident
 
 # torch.optim's per-parameter state by optimiser, for checkpoints; Adam's "step" is a scalar.
 SLOTS = {"momentum": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq"), "sgd": ()}
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, lr: float | torch.Tensor | None = None
+) -> torch.optim.Optimizer:
     """Plain SGD, SGD with (heavy-ball) momentum, or Adam with its defaults.
 
     weight_decay stays 0 because the L2 term belongs to the cost (see TorchLearner.step).
     fused=True only swaps the per-parameter Python loop for one kernel with the same update;
     on the lab MLP it made optimizer.step() 1.7× faster for SGD and 3× for Adam.
+
+    `lr` as a one-element tensor on the parameters' device (resident.py) makes the update
+    read the learning rate on the device, so a replayed CUDA graph sees each step's rate;
+    on CUDA, Adam then keeps its step count there too (capturable).
     """
+    lr = config.lr if lr is None else lr
     if config.optimizer == "adam":
         betas = (config.beta1, config.beta2)
-        return torch.optim.Adam(model.parameters(), lr=config.lr, betas=betas, fused=True)
+        capturable = isinstance(lr, torch.Tensor) and lr.device.type == "cuda"
+        return torch.optim.Adam(
+            model.parameters(), lr=lr, betas=betas, fused=True, capturable=capturable
+        )
     momentum = config.momentum if config.optimizer == "momentum" else 0.0
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=momentum, fused=True)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, fused=True)
 
 
 class TorchLearner:
-    """A network, its optimiser and the regularised cost: the Learner protocol in PyTorch."""
+    """A network, its optimiser and the regularised cost: the Learner protocol in PyTorch.
+
+    On CUDA (or when asked, with `resident=True`) training and scoring run through
+    resident.py: data, batch order and statistics on the device, each step one CUDA-graph
+    replay. On the CPU the loop below is used: batches gathered from the NumPy arrays'
+    memory, one eager step each (measured faster on the CPU than anything replayed).
+    """
 
     def __init__(
         self,
@@ -63,13 +80,21 @@ class TorchLearner:
         n_train: int,
         model: nn.Module,
         device: str = "cpu",
+        resident: bool | None = None,
     ) -> None:
         self.spec = spec
         self.config = config
         self.device = torch.device(device)
         self.model = model.to(self.device)
-        self.optimizer = make_optimizer(model, config)
         self.dtype = torch_dtype(config.dtype)
+        cuda = self.device.type == "cuda"
+        self.resident: Resident | None = None
+        if cuda if resident is None else resident:
+            lr = torch.tensor(config.lr, dtype=self.dtype, device=self.device)
+            self.optimizer = make_optimizer(model, config, lr)
+            self.resident = Resident(self, graphs=cuda)
+        else:
+            self.optimizer = make_optimizer(model, config)
         self.l2_scale = config.l2 / (2 * max(n_train, 1))  # the cost's λ/(2n)
         self.weights = [p for name, p in model.named_parameters() if is_weight(name)]
         self.epochs_done = 0
@@ -108,9 +133,16 @@ class TorchLearner:
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
     ) -> float:
         """One shuffled pass; returns the mean batch cross-entropy plus the final L2 term."""
+        if self.resident is not None:
+            with self.on_device():
+                return self.resident.train_epoch(x, y, rng, progress)
         small = self.config.batch_size < SINGLE_THREAD_BELOW
         with torch_threads(1) if small else nullcontext():
             return self._train_epoch(x, y, rng, progress)
+
+    def on_device(self) -> AbstractContextManager:
+        """Deterministic kernels while this learner works on CUDA (device.py)."""
+        return reproducible_cuda() if self.device.type == "cuda" else nullcontext()
 
     def _train_epoch(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, progress: Progress | None
@@ -141,7 +173,7 @@ class TorchLearner:
             seen += len(idx)
             if ticker.due(len(idx)):
                 loss = ce_sum.item() / n_batches
-                self._check(loss, epoch)
+                self.check(loss, epoch)
                 if progress is not None:
                     progress(ticker.take(), loss, correct.item() / seen)
                 else:
@@ -150,7 +182,7 @@ class TorchLearner:
         with torch.no_grad():
             mean_ce = ce_sum.item() / max(n_batches, 1)
             mean_cost = mean_ce + float(self.l2_term())
-        self._check(mean_cost, epoch)
+        self.check(mean_cost, epoch)
         self.train_acc = correct.item() / max(seen, 1)
         if progress is not None and ticker.unreported:
             progress(ticker.take(), mean_ce, self.train_acc)
@@ -158,24 +190,35 @@ class TorchLearner:
         return mean_cost
 
     def set_lr(self, lr: float) -> None:
+        """The rate of the next steps: refilled in place where the optimiser reads it on the
+        device (a graph replay reads that very tensor), else set."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
 
-    def _check(self, loss: float, epoch: int) -> None:
+    def check(self, loss: float, epoch: int) -> None:
         if not math.isfinite(loss):
             raise diverged(loss, epoch)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Pre-softmax outputs (N, 10), computed in chunks to bound memory. The model's
-        mode is put back afterwards: a watcher may ask in the middle of an epoch."""
+        """Pre-softmax outputs (N, 10), computed in chunks to bound memory."""
+        if self.resident is not None:
+            with self.on_device():
+                return self.forward_in_chunks(self.resident.images(x), DEVICE_EVAL_BATCH)
+        return self.forward_in_chunks(as_tensor(x), EVAL_BATCH)
+
+    def forward_in_chunks(self, xs: torch.Tensor, chunk: int) -> np.ndarray:
+        """The network on `chunk` images at a time, on this device, back as one array. The
+        model's mode is put back afterwards: a watcher may ask in the middle of an epoch."""
         was_training = self.model.training
         self.model.eval()
-        xs = as_tensor(x)
         try:
             with torch.inference_mode():
                 chunks = [
-                    self.model(xs[start : start + EVAL_BATCH].to(self.device, self.dtype))
-                    for start in range(0, len(xs), EVAL_BATCH)
+                    self.model(xs[start : start + chunk].to(self.device, self.dtype))
+                    for start in range(0, len(xs), chunk)
                 ]
                 if not chunks:
                     return np.zeros((0, 10), dtype=np.dtype(self.config.dtype))
@@ -184,6 +227,9 @@ class TorchLearner:
             self.model.train(was_training)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> Score:
+        if self.resident is not None:  # all logits at once, scored by the CPU's arithmetic
+            z = self.logits(x)
+            return accuracy_and_loss(lambda chunk: chunk, z, y)
         return accuracy_and_loss(self.logits, x, y)
 
     def params(self) -> dict[str, np.ndarray]:
@@ -232,6 +278,8 @@ class TorchLearner:
                 self.optimizer.state[p] = entry
         self.epochs_done = epochs_done
         self.steps_done = steps_done
+        if self.resident is not None:
+            self.resident.invalidate()
 
 
 @contextmanager
@@ -248,28 +296,19 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def resolve_device(device: str) -> str:
-    """ "auto" → "cuda" when torch sees a CUDA GPU, else "cpu"; "cuda" without one is refused."""
-    if device not in DEVICES:
-        raise UserError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
-    cuda = torch.cuda.is_available()
-    if device == "cuda" and not cuda:
-        raise UserError("--device cuda: this PyTorch sees no CUDA GPU (use --device cpu or auto)")
-    return "cuda" if device == "auto" and cuda else ("cpu" if device == "auto" else device)
-
-
 def make_learner(
     spec: ModelSpec,
     config: TrainConfig,
     n_train: int,
     params: dict[str, np.ndarray] | None = None,
     device: str = "cpu",
+    resident: bool | None = None,
 ) -> TorchLearner:
     """A learner starting from `params`, or from the seeded weights both backends share,
-    on `device` ("cpu", "cuda" or "auto")."""
+    on `device` ("cpu", "cuda" or "auto"); `resident` as TorchLearner's."""
     device = resolve_device(device)
     torch.manual_seed(config.seed)
     if params is None:
         params = init_params(spec, np.random.default_rng(config.seed), config.dtype)
     model = build_network(spec, params, config.dtype)
-    return TorchLearner(spec, config, n_train, model, device)
+    return TorchLearner(spec, config, n_train, model, device, resident)

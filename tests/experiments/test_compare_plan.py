@@ -68,3 +68,38 @@ def test_compare_help_documents_lenet_flags_and_files(capsys) -> None:
     assert "--lenet-backend {numpy,torch}" in text
     for name in ("compare.json", "compare.md", "val_acc_curves.png"):
         assert name in text
+
+
+def test_each_run_process_gets_its_share_of_the_cores(monkeypatch, tmp_path: Path) -> None:
+    """Workers × threads = cores: on 16 cores, 2 runs at a time get 8 threads each."""
+    from concurrent.futures import Future
+
+    import joblib.externals.loky as loky
+
+    from mnistlab import threads
+
+    made: list[dict[str, str]] = []
+
+    class Pool:
+        def __init__(self, max_workers: int, env: dict[str, str]) -> None:
+            made.append(env)
+
+        def submit(self, fn, *args) -> Future:
+            future: Future = Future()
+            future.set_result("history")
+            return future
+
+        def shutdown(self, **kwargs) -> None:
+            pass
+
+    for name in threads.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "affinity_cores", lambda: 16)
+    monkeypatch.setattr(loky, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(compare.DataCache, "directory", lambda self: tmp_path)
+    plan = compare.RunPlan("numpy-mlp", "numpy", MLPSpec((16,)), TrainConfig(epochs=1), 500)
+    jobs = [(plan, tmp_path / "a"), (plan, tmp_path / "b"), (plan, tmp_path / "c")]
+    data = compare.DataCache("mnist", None)
+    assert compare._train_all(jobs, data, 2, None) == ["history"] * 3
+    assert [env["OMP_NUM_THREADS"] for env in made] == ["8", "8", "8"]
+    assert made[0]["OPENBLAS_NUM_THREADS"] == "8"

@@ -101,15 +101,35 @@ def count_cells(monkeypatch: pytest.MonkeyPatch) -> list[Cell]:
 # ---------------------------------------------------------------- without MNIST
 
 
-def test_local_workers_use_one_blas_thread() -> None:
+def test_local_workers_share_the_cores() -> None:
+    """Workers × threads = this process's cores: each worker's BLAS pool (as threadpoolctl
+    sees it inside the worker) and its learners get cores ÷ workers threads."""
     from joblib import Parallel, delayed
 
+    from mnistlab.threads import threads_per_worker, usage
+
     names = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]
+    share = threads_per_worker(2)
     with sweep.local_backend(2):
         seen = Parallel()(delayed(os.getenv)(name) for name in names * 2)
         pids = set(Parallel()(delayed(os.getpid)() for _ in range(8)))
-    assert seen == ["1"] * 6
+        blas = Parallel()(delayed(usage)() for _ in range(2))
+    assert seen == [str(share)] * 6
     assert os.getpid() not in pids  # the cells run in worker processes
+    assert all(cores == share and set(counts) <= {share} for cores, counts in blas), blas
+
+
+def test_sixteen_cores_give_two_workers_eight_threads_each(monkeypatch) -> None:
+    from joblib import Parallel, delayed
+
+    from mnistlab import threads
+
+    for name in threads.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "affinity_cores", lambda: 16)
+    with sweep.local_backend(2):
+        seen = Parallel()(delayed(os.getenv)("OMP_NUM_THREADS") for _ in range(2))
+    assert seen == ["8", "8"]
 
 
 def _row(k: int, m: int, val: float, test: float = 0.9, seconds: float = 1.0) -> dict[str, Any]:

@@ -148,13 +148,15 @@ def test_conv_pool_layer_is_torchs_conv_then_max_pool(c, o, k, side, n) -> None:
     w = rng.standard_normal((o, c, k, k))
     b = rng.standard_normal(o)
     layer = Conv2DPool2x2()
-    out = layer.forward(to_cnhw(x), w, b)
+    out = layer.forward(x.transpose(1, 2, 3, 0), w, b)  # images last: (C, H, W, N)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = layer.backward(dout)
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     ref = F.max_pool2d(F.conv2d(tx, tw, tb), 2)
-    ref.backward(torch.from_numpy(to_nchw(dout)))
-    np.testing.assert_allclose(to_nchw(out), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(to_nchw(dx), tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    ref.backward(torch.from_numpy(dout.transpose(3, 0, 1, 2).copy()))
+    np.testing.assert_allclose(out.transpose(3, 0, 1, 2), ref.detach().numpy(), rtol=1e-12,
+                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(dx.transpose(3, 0, 1, 2), tx.grad.numpy(), rtol=1e-10,
+                               atol=1e-12)  # fmt: skip
     np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(db, tb.grad.numpy(), rtol=1e-10, atol=1e-12)

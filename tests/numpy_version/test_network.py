@@ -16,12 +16,7 @@ from mnistlab.config import TrainConfig
 from mnistlab.errors import DivergedError, UserError
 from mnistlab.models.spec import MLPSpec
 from mnistlab.numpy_version.gradcheck import randomize_biases
-from mnistlab.numpy_version.learner import (
-    NumpyLearner,
-    blas_threads,
-    make_learner,
-    openblas_thread_api,
-)
+from mnistlab.numpy_version.learner import NumpyLearner, make_learner
 from mnistlab.numpy_version.model import ACTIVATIONS, sigmoid, softmax_cross_entropy
 from mnistlab.numpy_version.network import Network
 
@@ -298,14 +293,3 @@ def test_params_are_copies_and_logits_come_in_chunks() -> None:
     np.testing.assert_allclose(learner.logits(x), learner.model.forward(x), rtol=1e-6)
     score = learner.evaluate(x, y)
     assert 0 <= score.acc <= 1 and score.loss > 0
-
-
-def test_blas_threads_are_limited_only_inside_the_block() -> None:
-    api = openblas_thread_api()
-    if api is None:
-        pytest.skip("NumPy does not use OpenBLAS here")
-    get, _ = api
-    before = get()
-    with blas_threads(1):
-        assert get() == 1
-    assert get() == before
