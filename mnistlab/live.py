@@ -5,8 +5,9 @@ in the run directory (docs/live.md gives every field):
 
 - `events.jsonl`, append-only, one JSON object a line: "start" (also for each resume),
   "step" (at most every STEP_SECONDS, and at each epoch's end: step, epoch as a
-  fraction, running loss and accuracy, learning rate, images/s, time left), "epoch" (the epoch's record, once its
-  files are saved), "lr", "pause", "resume" and "end" (status and reason);
+  fraction, running loss and accuracy, learning rate, images/s, time left), "epoch" (the
+  epoch's record, once its files are saved), "lr", "pause", "resume" and "end" (status
+  and reason);
 - `live.json`, the snapshot the page draws, rewritten atomically about every
   SNAPSHOT_SECONDS (further apart when that would cost the run more than SNAPSHOT_SHARE
   of its time): the first layer's weights, the current guesses on a fixed panel of PANEL
@@ -296,7 +297,7 @@ class LiveRecord:
     def snapshot(self, unless_current: bool = False) -> None:
         """live.safetensors and live.json (both atomic), from the parameters as they are;
         `unless_current`: not if the last snapshot already shows this step."""
-        from mnistlab.numpy_version.learner import blas_threads
+        from mnistlab.threads import blas_threads
 
         if not self.snapshots or (unless_current and self.snapshot_step == self.learner.steps_done):
             return

@@ -269,7 +269,13 @@ class Trainings:
         return info
 
     def active(self) -> list[str]:
-        return [name for name, launch in self.launches.items() if launch.alive()]
+        """The trainings started here that are still at it (one that has written its end
+        is done, even if its process takes a moment more to exit)."""
+        return [
+            name
+            for name, launch in self.launches.items()
+            if launch.alive() and self.status(name)["status"] in ("starting", "running", "paused")
+        ]
 
     # --- starting and steering ------------------------------------------------------------
 
