@@ -24,7 +24,12 @@ Measures, on the real 50,000 MNIST training images:
 8. the cost of the checkpoint written after every epoch, for [784,100,10] at batch 20 and
    LeNet-5 (its recipe), both backends: (epoch + checkpoint) / epoch, under 1.03;
    `--only checkpoint` runs this section alone.
-9. watching a run live (live_bench.py): the same epoch with the live record on and a page
+9. ONNX Runtime against the NumPy forward pass on 1,000 test images, for the MLP, LeNet-5
+   and the convnet (extras_bench.py): at least as fast, the same predictions;
+   `--only onnx` runs this section alone.
+10. TensorBoard logging: a one-epoch run with and without `--tensorboard`, both backends
+   (extras_bench.py): under 3% more time; `--only tensorboard` runs this section alone.
+11. watching a run live (live_bench.py): the same run with the live record on and a page
    attached against nothing watching (both backends, [784,100,10] at batch 20 and
    LeNet-5: ≤ 5% slower); the page's updates while a run trains (≥ 2 Hz); /api/predict
    p95 (< 150 ms) and /healthz (≤ 200 ms) while a training runs; the server's memory over
@@ -432,7 +437,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "fast", "checkpoint", "live"],
+        choices=["all", "fast", "checkpoint", "onnx", "tensorboard", "live"],
         default="all",
         help="run one section (default: all)",
     )
@@ -523,6 +528,15 @@ def main() -> None:
 
     if args.only == "live":
         live_section(splits, reps, args.quick, data_dir, add, numbers)
+        summary(results, numbers, args.json, t0)
+        return
+    if args.only in ("onnx", "tensorboard"):
+        from extras_bench import onnx_section, tensorboard_section
+
+        if args.only == "onnx":
+            onnx_section(splits, reps, add, numbers)
+        else:
+            tensorboard_section(splits, reps, n_small, add, numbers)
         summary(results, numbers, args.json, t0)
         return
 
@@ -690,6 +704,10 @@ def main() -> None:
 
     checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
+    from extras_bench import onnx_section, tensorboard_section
+
+    onnx_section(splits, reps, add, numbers)
+    tensorboard_section(splits, reps, n_small, add, numbers)
     live_section(splits, reps, args.quick, data_dir, add, numbers)
     summary(results, numbers, args.json, t0)
 

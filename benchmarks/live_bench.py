@@ -1,4 +1,4 @@
-"""Section 9 of bench.py: what watching a run live costs, and the server while a run trains.
+"""Section 11 of bench.py: what watching a run live costs, and the server while a run trains.
 
 - Watching costs little: the same run (1 to 6 epochs, 5 to 15 s), trained with nothing
   watching and with its live record on (snapshots every second) and a page attached (a
@@ -181,12 +181,12 @@ def while_training(splits: Any, url: str, root: Path, add: Callable, numbers: di
 
 def live_section(splits: Any, reps: int, quick: bool, data_dir: str | None, add: Callable,
                  numbers: dict) -> None:  # fmt: skip
-    """9. Watching a run live: its cost, the page's update rate, the server while it trains."""
+    """11. Watching a run live: its cost, the page's update rate, the server while it trains."""
     from serve_load import model_file, start_server
 
     from mnistlab.models.spec import LeNet5Spec
 
-    print("\n9. Watching a run live (the training view): cost, update rate, server under load")
+    print("\n11. Watching a run live (the training view): cost, update rate, server under load")
     live: dict[str, Any] = {}
     numbers["live"] = live
     # about 5 to 15 s a run on 2 cores: long enough that the start (a NumPy twin of the

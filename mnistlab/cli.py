@@ -25,6 +25,7 @@ COMMANDS = (
     "sweep",
     "compare",
     "report",
+    "export",
 )
 EXIT_USAGE = 2
 LAB_MAIN = {"numpy": "mnistlab/numpy_version/main.py", "torch": "mnistlab/pytorch_version/main.py"}

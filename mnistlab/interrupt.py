@@ -14,6 +14,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -27,6 +28,8 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
         self.exit_code = 128 + signum
         self.name = signal.Signals(signum).name
+        self.run_dir: Path | None = None  # the run directory it stopped, if any
+        self.resumable = False  # whether that directory holds an epoch to resume from
 
 
 class StopRequested(Interrupted):

@@ -67,6 +67,16 @@ def run_config(
     }
 
 
+def model_info(backend: str, learner: Learner, history: History, dataset: str) -> dict[str, Any]:
+    """What a best model's file records about its training."""
+    return {
+        "backend": backend,
+        "train": learner.config.to_json(),
+        "best": history.best,
+        "dataset": dataset,
+    }
+
+
 def train(
     spec: ModelSpec,
     config: TrainConfig,
@@ -117,12 +127,7 @@ def train(
         history.config["train"] = learner.config.to_json()  # a watcher may have changed it
         with signals_deferred():
             if out is not None and history.best and history.best["epoch"] == record.epoch:
-                info = {
-                    "backend": backend,
-                    "train": learner.config.to_json(),
-                    "best": history.best,
-                    "dataset": splits.dataset,
-                }
+                info = model_info(backend, learner, history, splits.dataset)
                 save_model(out / MODEL, spec, learner.params(), info)
             if out is not None:
                 write_history(out, history, learner.config)

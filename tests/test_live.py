@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnistlab.api.runs import recorded_config
 from mnistlab.checkpoint import load_checkpoint
 from mnistlab.cli import main
-from mnistlab.commands.train import recorded_config
 from mnistlab.config import TrainConfig
 from mnistlab.fileio import write_json
 from mnistlab.interrupt import StopRequested

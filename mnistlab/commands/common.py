@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
+from mnistlab.api.settings import RECIPE_FIELDS as RECIPE_FIELDS
+from mnistlab.api.settings import config_from_args as config_from_args
+from mnistlab.api.settings import model_from_args as model_from_args
+from mnistlab.api.settings import spec_from_args as spec_from_args
 from mnistlab.backends import BACKENDS
 from mnistlab.config import (
     DEVICES,
@@ -13,27 +16,11 @@ from mnistlab.config import (
     SCHEDULES,
     TrainConfig,
     default_config,
-    get_recipe,
 )
-from mnistlab.errors import UserError
-from mnistlab.models.spec import ACTIVATIONS, DEFAULT_HIDDEN, MODELS, ModelSpec, build_spec
+from mnistlab.models.spec import ACTIVATIONS, DEFAULT_HIDDEN, MODELS
 
 DEFAULTS = TrainConfig()
 LENET5 = default_config("lenet5")
-# The settings a recipe may fix and a flag may override (flag dest = TrainConfig field).
-RECIPE_FIELDS = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "lr_decay",
-    "schedule",
-    "warmup",
-    "l2",
-    "optimizer",
-    "momentum",
-    "beta1",
-    "beta2",
-)
 
 
 def add_data_flags(p: argparse.ArgumentParser, from_model: bool = False) -> None:
@@ -122,23 +109,6 @@ def add_model_flags(
         choices=ACTIVATIONS,
         help=f"hidden-layer activation {default('relu')}",
     )
-
-
-def model_from_args(args: argparse.Namespace) -> str:
-    """--model, else the --recipe's model, else the MLP; a clash between the two is refused."""
-    name = getattr(args, "recipe", None)
-    if name is None:
-        return args.model or "mlp"
-    recipe = get_recipe(name)
-    if args.model is not None and args.model != recipe.model:
-        raise UserError(
-            f"--recipe {name} trains --model {recipe.model}, not {args.model}: drop one of them"
-        )
-    return recipe.model
-
-
-def spec_from_args(args: argparse.Namespace) -> ModelSpec:
-    return build_spec(model_from_args(args), args.hidden, args.activation or "relu")
 
 
 def model_flags(args: argparse.Namespace) -> dict[str, str]:
@@ -240,13 +210,3 @@ def add_train_flags(p: argparse.ArgumentParser, epochs: int | None = None) -> No
         "λ/(2n), so the same --l2 regularises 50,000/N times more strongly "
         "(default: all 50,000)",
     )
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The --recipe's settings (else the model's defaults), then every flag given on top."""
-    name = getattr(args, "recipe", None)
-    base = get_recipe(name).config() if name else default_config(model_from_args(args))
-    given = {f: getattr(args, f) for f in RECIPE_FIELDS if getattr(args, f, None) is not None}
-    if given.get("schedule") == "onecycle" and "lr_decay" not in given:
-        given["lr_decay"] = 1.0  # one-cycle sets its own decay
-    return replace(base, **given, seed=args.seed, dtype=args.dtype)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
 from mnistlab.commands import common
 
 
@@ -37,32 +35,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnistlab.backends import make_learner
-    from mnistlab.config import TrainConfig
-    from mnistlab.data.mnist import load_splits
+    from mnistlab.api.models import evaluate, load_model
     from mnistlab.data.sources import get_dataset
-    from mnistlab.evaluation import per_class_accuracy
-    from mnistlab.models.modelfile import check_dataset, check_matches, load_model
     from mnistlab.runinfo import describe_software
 
-    model = load_model(args.model_file)
-    check_matches(model, common.model_flags(args), args.model_file)
-    dataset = check_dataset(model, args.dataset, args.allow_dataset_mismatch, args.model_file)
-    splits = load_splits(dataset, args.data_dir)
-    learner = make_learner(args.backend, model.spec, TrainConfig(), len(splits.train), model.params)
-    pred = learner.logits(splits.test.x).argmax(axis=1)
-    test_acc = float(np.mean(pred == splits.test.y))
-    per_class = per_class_accuracy(splits.test.y, pred)
+    model = load_model(args.model_file, args.backend)
+    result = evaluate(
+        model,
+        expect=common.model_flags(args),
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        allow_dataset_mismatch=args.allow_dataset_mismatch,
+    )
     if args.json:
-        written_by = model.software or {}
-        result = {"dataset": dataset, "test_acc": test_acc, "per_class": per_class}
-        print(json.dumps({**result, "mnistlab": written_by}))
+        written_by = model.model.software or {}
+        summary = {"dataset": result.dataset, "test_acc": result.accuracy}
+        print(json.dumps({**summary, "per_class": result.per_class, "mnistlab": written_by}))
         return 0
     print(
-        f"{model.spec.describe()} on {args.backend}: {get_dataset(dataset).label} test accuracy "
-        f"{test_acc:.2%} ({int(np.sum(pred == splits.test.y)):,} of {len(pred):,})"
+        f"{model.spec.describe()} on {args.backend}: {get_dataset(result.dataset).label} test "
+        f"accuracy {result.accuracy:.2%} ({result.correct:,} of {len(result.labels):,})"
     )
-    for digit, acc in enumerate(per_class):
+    for digit, acc in enumerate(result.per_class):
         print(f"  {digit}: {acc:7.2%}")
-    print(f"trained with {describe_software(model.software)}")
+    print(f"trained with {describe_software(model.model.software)}")
     return 0

@@ -26,13 +26,15 @@ def load_splits(
     limit_train: int | None = None,
     mirrors: Sequence[str] | None = None,
 ) -> Splits:
-    """Read, verify and split a dataset; pixels become float32 in [0, 1], labels int64.
+    """Read, verify and split a dataset: Splits of train (50,000), val (10,000) and test
+    (10,000), each images `.x` (N, 28, 28) float32 in [0, 1] and labels `.y` (N,) int64.
+    (`mnistlab.load_data` is this function.)
 
     `limit_train=N` keeps the first N training images (for quick runs); validation and
     test stay whole so scores remain comparable.
     """
     spec = sources.get_dataset(dataset)
-    n_train = _check_limit(limit_train)
+    n_train = check_limit(limit_train)
     directory = sources.locate(dataset, data_dir, mirrors)
     paths = sources.file_paths(directory, spec)
     md5s = [file.md5 for file in spec.files]  # the checksums also pin the shapes
@@ -50,7 +52,7 @@ def load_splits(
     )
 
 
-def _check_limit(limit_train: int | None) -> int:
+def check_limit(limit_train: int | None) -> int:
     if limit_train is None:
         return N_TRAIN
     try:

@@ -28,3 +28,10 @@ class Splits:
     test: Split
     dataset: str  # "mnist" or "fashion-mnist"
     source: str  # the directory the files were read from
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """What labels 0-9 mean: the digits, or Fashion-MNIST's garments."""
+        from mnistlab.data.sources import class_names
+
+        return class_names(self.dataset)

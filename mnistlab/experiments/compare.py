@@ -21,8 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from matplotlib.figure import Figure
-
 from mnistlab.config import LENET5_RECIPE, TrainConfig
 from mnistlab.data.splits import N_TRAIN, Split, Splits
 from mnistlab.errors import UserError, flag
@@ -30,7 +28,7 @@ from mnistlab.experiments.estimate import duration, run_seconds
 from mnistlab.fileio import write_json, write_text
 from mnistlab.models.spec import LeNet5Spec, MLPSpec, ModelSpec
 from mnistlab.models.summary import summarize
-from mnistlab.plots import epoch_axis, save_figure
+from mnistlab.plots import Figure, epoch_axis, save_figure
 from mnistlab.protocol import History
 from mnistlab.threads import thread_env, threads_per_worker
 from mnistlab.training import CURVES, HISTORY, MODEL

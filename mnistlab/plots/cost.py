@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from matplotlib.figure import Figure
-
-from mnistlab.plots import save_figure
+from mnistlab.plots import Figure, save_figure
 
 MARKERS = "osD^vP*Xh<>"
 FRONT_COLOUR = "0.25"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matplotlib.figure import Figure
-
-from mnistlab.plots import epoch_axis, save_figure
+from mnistlab.plots import Figure, epoch_axis, save_figure
 from mnistlab.protocol import History
 
 
 def plot_learning_curves(history: History, path: str | os.PathLike[str], title: str = "") -> Path:
+    """`learning_curves_figure` as a PNG file at `path`."""
+    return save_figure(learning_curves_figure(history, title), path)
+
+
+def learning_curves_figure(history: History, title: str = "") -> Figure:
     """Loss (train and validation) and accuracy (validation, test where scored)."""
     epochs = [e.epoch for e in history.epochs]
     fig = Figure(figsize=(10, 4))
@@ -39,4 +42,4 @@ def plot_learning_curves(history: History, path: str | os.PathLike[str], title: 
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig

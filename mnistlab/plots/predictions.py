@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from mnistlab.plots import save_figure
+from mnistlab.plots import Figure, save_figure
 
 if TYPE_CHECKING:
     from mnistlab.inference import Prediction
@@ -28,6 +27,12 @@ CHOSEN, OTHER = "tab:blue", "0.75"
 def plot_predictions(
     items: Sequence[tuple[str, Prediction]], classes: Sequence[str], path: str | os.PathLike[str]
 ) -> Path:
+    """`predictions_figure` as a PNG file at `path`."""
+    return save_figure(predictions_figure(items, classes), path)
+
+
+def predictions_figure(items: Sequence[tuple[str, Prediction]], classes: Sequence[str]) -> Figure:
+    """One row per (name, prediction): the image, the 28×28 seen, the probabilities."""
     shown = list(items[:MAX_ROWS])
     fig = Figure(figsize=(9, 2.0 * len(shown) + 0.4))
     axes = fig.subplots(len(shown), 3, squeeze=False, width_ratios=[1, 1, 2.2])
@@ -36,7 +41,7 @@ def plot_predictions(
     if len(items) > MAX_ROWS:
         fig.suptitle(f"the first {MAX_ROWS} of {len(items)} images")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
 
 
 def _draw_row(row: np.ndarray, name: str, p: Prediction, classes: Sequence[str]) -> None:

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from mnistlab.plots import save_figure
+from mnistlab.plots import Figure, save_figure
 
 Row = dict[str, Any]
 VAL_ACC_VS_M = "val_acc_vs_m.png"
@@ -53,6 +52,11 @@ def plot_val_acc_vs_m(rows: list[Row], path: str | os.PathLike[str]) -> Path:
 
 
 def plot_heatmap(rows: list[Row], path: str | os.PathLike[str]) -> Path:
+    """`heatmap_figure` as a PNG file at `path`."""
+    return save_figure(heatmap_figure(rows), path)
+
+
+def heatmap_figure(rows: list[Row]) -> Figure:
     """k × m grid of validation accuracy with each number written in its cell."""
     ks = sorted({r["k"] for r in rows})
     ms = sorted({r["m"] for r in rows})
@@ -74,7 +78,7 @@ def plot_heatmap(rows: list[Row], path: str | os.PathLike[str]) -> Path:
     ax.set_xlabel("m (neurons per hidden layer)")
     ax.set_ylabel("k (hidden layers)")
     ax.set_title("validation accuracy (%)")
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_seconds_vs_m(rows: list[Row], path: str | os.PathLike[str]) -> Path:
