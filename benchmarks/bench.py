@@ -29,7 +29,13 @@ Measures, on the real 50,000 MNIST training images:
    `--only onnx` runs this section alone.
 10. TensorBoard logging: a one-epoch run with and without `--tensorboard`, both backends
    (extras_bench.py): under 3% more time; `--only tensorboard` runs this section alone.
-11. the time estimates the commands print (compare's and report's plans, `report --help`)
+11. watching a run live (live_bench.py): the same run with the live record on and a page
+   attached against nothing watching (both backends, [784,100,10] at batch 20 and
+   LeNet-5: ≤ 5% slower); the page's updates while a run trains (≥ 2 Hz); /api/predict
+   p95 (< 150 ms) and /healthz (≤ 200 ms) while a training runs; the server's memory over
+   a 15-epoch LeNet-5 run on 2,000 images watched from start to end (< 20 MB growth).
+   `--only live` runs this section alone.
+12. the time estimates the commands print (compare's and report's plans, `report --help`)
    against the measured wall time of each kind of plan (estimates.py); `--only
    estimates` runs this section alone.
 
@@ -434,7 +440,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["all", "fast", "checkpoint", "onnx", "tensorboard", "estimates"],
+        choices=["all", "fast", "checkpoint", "onnx", "tensorboard", "live", "estimates"],
         default="all",
         help="run one section (default: all)",
     )
@@ -523,6 +529,12 @@ def main() -> None:
         return
     if args.only == "estimates":
         estimates_section(data_dir)
+        return
+    from live_bench import live_section
+
+    if args.only == "live":
+        live_section(splits, reps, args.quick, data_dir, add, numbers)
+        summary(results, numbers, args.json, t0)
         return
     if args.only in ("onnx", "tensorboard"):
         from extras_bench import onnx_section, tensorboard_section
@@ -702,13 +714,14 @@ def main() -> None:
 
     onnx_section(splits, reps, add, numbers)
     tensorboard_section(splits, reps, n_small, add, numbers)
+    live_section(splits, reps, args.quick, data_dir, add, numbers)
     print()
     estimates_section(data_dir)
     summary(results, numbers, args.json, t0)
 
 
 def estimates_section(data_dir: str | None) -> None:
-    """11. Each kind of plan's printed estimate against its measured time (estimates.py)."""
+    """12. Each kind of plan's printed estimate against its measured time (estimates.py)."""
     command = [sys.executable, str(Path(__file__).with_name("estimates.py"))]
     subprocess.run(command + (["--data-dir", data_dir] if data_dir else []), check=True)
 

@@ -1,6 +1,6 @@
 """Time estimates against measured times, for each kind of plan the commands print.
 
-    python benchmarks/estimates.py [--data-dir DIR]      (also `make bench`, section 11)
+    python benchmarks/estimates.py [--data-dir DIR]      (also `make bench`, section 12)
 
 Each plan is run as a user runs it (a fresh `mnistlab` process, wall clock from start to
 exit) and set beside the estimate the commands print before they start
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="MNIST folder (else the usual search)")
     args = parser.parse_args()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"11. Time estimates against measured (load average {load})")
+    print(f"12. Time estimates against measured (load average {load})")
     print(f"     {'plan':<22} {'estimate':>9} {'measured':>9} {'× est.':>7}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

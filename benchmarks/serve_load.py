@@ -76,9 +76,10 @@ def model_file(spec: ModelSpec, given: str | None, folder: Path) -> Path:
     return path
 
 
-def start_server(path: Path) -> tuple[subprocess.Popen[str], str]:
+def start_server(path: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
+    """`mnistlab serve PATH --port 0 FLAGS`; the process and its URL once /healthz answers."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "mnistlab", "serve", str(path), "--port", "0"],
+        [sys.executable, "-m", "mnistlab", "serve", str(path), "--port", "0", *flags],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

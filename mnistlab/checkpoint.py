@@ -188,6 +188,28 @@ def _parse(header: dict[str, str], tensors: dict[str, np.ndarray]) -> Checkpoint
     )
 
 
+def with_recorded_changes(config: TrainConfig, recorded: dict[str, Any], step: int) -> TrainConfig:
+    """The checkpoint's settings `config`, with the learning-rate changes that the run's
+    history.json (`recorded`: its config's "train") holds for step `step` on and later.
+
+    A change is written to history.json the moment it is made, so these are the changes
+    made in the epoch that a stop cut short after the checkpoint: resuming re-applies them
+    at the same steps, exactly as the run that never stopped had them. A record that does
+    not agree with the checkpoint before `step` is another run's, and is ignored.
+    """
+    try:
+        changes = TrainConfig(lr_changes=recorded.get("lr_changes", ())).lr_changes
+    except (UserError, TypeError, ValueError):
+        return config
+    before = tuple(c for c in config.lr_changes if c[0] < step)
+    if tuple(c for c in changes if c[0] < step) != before:
+        return config
+    later = tuple(c for c in changes if c[0] >= step) or tuple(
+        c for c in config.lr_changes if c[0] >= step
+    )
+    return dataclasses.replace(config, lr_changes=(*before, *later))
+
+
 def resumed_history(checkpoint: Checkpoint, config: TrainConfig, backend: str) -> History:
     """The checkpoint's history going on: its settings, the new epoch count, and a note of
     when, from which epoch and on which backend it was resumed."""

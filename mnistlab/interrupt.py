@@ -32,6 +32,16 @@ class Interrupted(KeyboardInterrupt):
         self.resumable = False  # whether that directory holds an epoch to resume from
 
 
+class StopRequested(Interrupted):
+    """A stop asked for between steps (the page's Stop button, through the run's
+    control.json): handled exactly as Ctrl-C, so the finished epochs and the best model stay
+    saved and the run can be resumed."""
+
+    def __init__(self, by: str = "a stop request") -> None:
+        super().__init__(signal.SIGINT)
+        self.name = by
+
+
 _held = 0  # depth of signals_deferred() blocks in the main thread
 _pending: int | None = None
 

@@ -7,8 +7,9 @@ created and left empty (a refused or failed run) is removed again.
 
 `claimed_run(path, force)` adds what `train --force` needs: the previous run's files are
 moved into `.replaced/` inside the directory, not deleted, and come back if the new run
-fails before it has saved its first epoch (NaN, Ctrl-C, a full disk). Only once the new
-run has a checkpoint are they dropped. A process killed in between leaves `.replaced/`,
+fails before it has saved its first epoch (NaN, Ctrl-C, a full disk), and what the new run
+wrote until then (its live record) goes. Only once the new run has a checkpoint are they
+dropped. A process killed in between leaves `.replaced/`,
 and the next command on the directory settles it the same way.
 """
 
@@ -61,9 +62,11 @@ class ClaimedRun:
         self.path = path
         self.files = tuple(files)
         self.aside = path / ASIDE
+        self.saved = False
 
     def saved_first_epoch(self) -> None:
         """The new run has a checkpoint: the old one is no longer needed."""
+        self.saved = True
         if self.aside.exists():
             shutil.rmtree(self.aside)
 
@@ -83,7 +86,8 @@ class ClaimedRun:
                 target.unlink(missing_ok=True)
             if (self.aside / name).exists():
                 (self.aside / name).rename(target)
-        self.aside.rmdir()
+        if self.aside.exists():
+            self.aside.rmdir()
 
     def settle(self, finished_epoch: bool) -> None:
         """After a killed process: keep the new run if it saved an epoch, else the old one."""
@@ -121,6 +125,7 @@ def claimed_run(
         try:
             yield run
         except BaseException:
-            run.settle(finished_epoch=False)
+            if not resume and not run.saved:
+                run.put_back()  # what it wrote before its first epoch (its live record) too
             raise
         run.saved_first_epoch()

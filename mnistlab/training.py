@@ -30,6 +30,7 @@ from mnistlab.data.splits import Splits
 from mnistlab.fileio import write_json
 from mnistlab.interrupt import signals_deferred
 from mnistlab.learner import Learner
+from mnistlab.live import LIVE_FILES
 from mnistlab.models.modelfile import save_model
 from mnistlab.models.spec import ModelSpec
 from mnistlab.protocol import EpochRecord, History, format_epoch, run_protocol
@@ -39,7 +40,7 @@ from mnistlab.watch import Watcher, Watchers
 HISTORY = "history.json"
 MODEL = "model.safetensors"
 CURVES = "learning_curves.png"
-RUN_FILES = (HISTORY, MODEL, CURVES, CHECKPOINT)
+RUN_FILES = (HISTORY, MODEL, CURVES, CHECKPOINT, *LIVE_FILES)
 
 
 def clear_run_dir(out: Path) -> None:
@@ -123,14 +124,13 @@ def train(
     def on_epoch(record: EpochRecord, history: History) -> None:
         # one hold for all of an epoch's files: a signal cannot leave a best model of
         # epoch N beside the history and checkpoint of epoch N-1
-        # the settings as trained: a watcher may have changed the learning rate
-        history.config["train"] = learner.config.to_json()
+        history.config["train"] = learner.config.to_json()  # a watcher may have changed it
         with signals_deferred():
             if out is not None and history.best and history.best["epoch"] == record.epoch:
                 info = model_info(backend, learner, history, splits.dataset)
                 save_model(out / MODEL, spec, learner.params(), info)
             if out is not None:
-                write_json(out / HISTORY, history.to_json())
+                write_history(out, history, learner.config)
             if checkpoint is not None:
                 save_checkpoint(checkpoint, capture(learner, rng, history, backend))
             if on_saved is not None:
@@ -163,6 +163,14 @@ def train(
         plot_curves(history, out, f"{spec.describe()} ({backend})")
     watching.finished(history, None)
     return history, learner
+
+
+def write_history(out: Path, history: History, config: TrainConfig) -> None:
+    """history.json with the settings as trained so far: a watcher may have changed the
+    learning rate (live.py writes it at once then, so that a resume re-applies a change
+    made in an epoch that a stop dropped: checkpoint.with_recorded_changes)."""
+    history.config["train"] = config.to_json()
+    write_json(out / HISTORY, history.to_json())
 
 
 def plot_curves(history: History, out: Path, title: str) -> None:

@@ -198,15 +198,15 @@ def resume(
     from mnistlab.checkpoint import CHECKPOINT, load_checkpoint
 
     run_dir = Path(s.resume)  # type: ignore[arg-type]
-    for flag in ("force", "init"):
+    for flag in ("force", "init", "lr_changes"):
         if flag in given:
-            raise UserError(f"--{flag} cannot be used with --resume")
+            raise UserError(f"--{flag.replace('_', '-')} cannot be used with --resume")
     if "out" in given and Path(s.out).resolve() != run_dir.resolve():  # type: ignore[arg-type]
         raise UserError(f"--out {s.out} is not --resume {run_dir}: a run resumes in place")
     if not (run_dir / CHECKPOINT).is_file():
         raise UserError(no_checkpoint(run_dir))
     checkpoint = load_checkpoint(run_dir / CHECKPOINT)
-    config = checkpoint.config()
+    config = recorded_config(run_dir, checkpoint, log)
     diffs = contradictions(s, given, checkpoint)
     if diffs:
         raise UserError(f"{run_dir} was trained with other settings: {'; '.join(diffs)}")
@@ -232,6 +232,27 @@ def resume(
     if s.backend != recorded_backend:
         launch.again.append(f"--backend {s.backend}")
     return launch.start(resume=checkpoint)
+
+
+def recorded_config(run_dir: Path, checkpoint: Checkpoint, log: Log | None = print) -> TrainConfig:
+    """The checkpoint's settings, with the learning-rate changes made after it (in the epoch
+    a stop dropped) that history.json recorded: re-applied at the same steps."""
+    import json
+
+    from mnistlab.checkpoint import with_recorded_changes
+    from mnistlab.training import HISTORY
+
+    config = checkpoint.config()
+    try:
+        recorded = json.loads((run_dir / HISTORY).read_text())["config"]["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return config
+    resumed = with_recorded_changes(config, recorded, checkpoint.step)
+    again = [c for c in resumed.lr_changes if c[0] >= checkpoint.step]
+    if again and log is not None:
+        listed = ", ".join(f"{lr:g} from step {step}" for step, lr in again)
+        log(f"re-applying the learning-rate changes made after the checkpoint: {listed}")
+    return resumed
 
 
 def no_checkpoint(run_dir: Path) -> str:
@@ -379,6 +400,10 @@ class Launch:
         from mnistlab.training import train
 
         splits, limit = self.splits(resume)
+        if self.out is not None and not self.s.no_live:
+            from mnistlab.live import LiveRecord
+
+            watchers = [*watchers, LiveRecord(self.out, splits)]  # the page's view of it
         epochs = self.config.epochs - (resume.epoch if resume is not None else 0)
         backend: str = self.s.backend  # type: ignore[assignment]
         requested: str = self.s.device  # type: ignore[assignment]

@@ -28,7 +28,9 @@ class TrainSettings:
 
     `hidden` may be written as on the command line ("256,128") or as numbers (100,
     (256, 128)). `out` is the run directory (None: the run stays in memory); `resume`,
-    `init`, `force` and `tensorboard` are the flags of the same names.
+    `init`, `force` and `tensorboard` are the flags of the same names. `lr_changes` are
+    learning-rate changes at given steps, as the page records them ("400:0.005,..." or
+    ((400, 0.005), ...)); with `out`, a live record is written there unless `no_live`.
     """
 
     backend: str | None = None  # "numpy" (default) or "torch"
@@ -58,6 +60,8 @@ class TrainSettings:
     resume: PathLike | None = None
     init: PathLike | None = None
     tensorboard: PathLike | None = None
+    lr_changes: str | Sequence[tuple[int, float]] | None = None  # "400:0.005,900:0.001"
+    no_live: bool = False  # True: no live record (events.jsonl, live.json) in `out`
 
     def given(self) -> set[str]:
         """The settings that were set (not left to their default), as flag names."""
@@ -145,4 +149,23 @@ def config_from_args(args: Any) -> TrainConfig:
     given = {f: getattr(args, f) for f in RECIPE_FIELDS if getattr(args, f, None) is not None}
     if given.get("schedule") == "onecycle" and "lr_decay" not in given:
         given["lr_decay"] = 1.0  # one-cycle sets its own decay
+    changes = getattr(args, "lr_changes", None)
+    if changes is not None:
+        given["lr_changes"] = parse_lr_changes(changes)
     return replace(base, **given, seed=args.seed, dtype=args.dtype)
+
+
+def parse_lr_changes(changes: str | Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
+    """ "400:0.005,900:0.001" → ((400, 0.005), (900, 0.001)); TrainConfig checks the values."""
+    if not isinstance(changes, str):
+        return tuple((int(step), float(lr)) for step, lr in changes)
+    parsed = []
+    for item in filter(None, (part.strip() for part in changes.split(","))):
+        step, _, lr = item.partition(":")
+        try:
+            parsed.append((int(step), float(lr)))
+        except ValueError:
+            raise UserError(f"--lr-changes: {item!r} is not STEP:LR (e.g. 400:0.005)") from None
+    if not parsed:
+        raise UserError("--lr-changes: give at least one STEP:LR (e.g. 400:0.005)")
+    return tuple(parsed)

@@ -1,10 +1,12 @@
 """`mnistlab serve [MODEL_FILE]`: a page to draw digits on and watch a network read them.
 
 Serves the page and its JSON API (`/api/predict`, `/api/model`, `/healthz`, OpenAPI docs
-at `/docs`) with uvicorn, on 127.0.0.1 unless --host says otherwise. Without MODEL_FILE
-it uses runs/default-model/model.safetensors, and trains that first when it is missing
-(the quickest recipe that reaches about 99%: `--recipe fast`), so it works on a fresh
-clone.
+at `/docs`) with uvicorn, on 127.0.0.1 unless --host says otherwise. The training view at
+`/live` starts, watches and steers runs under --runs, each `mnistlab train` in its own
+process (docs/live.md); when the server stops, they stop at a clean point, resumable.
+Without MODEL_FILE it uses runs/default-model/model.safetensors, and trains that first
+when it is missing (the quickest recipe that reaches about 99%: `--recipe fast`), so it
+works on a fresh clone.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import errno
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mnistlab.commands import common
 from mnistlab.errors import UserError
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from mnistlab.models.spec import ModelSpec
 
 DEFAULT_MODEL = Path("runs/default-model/model.safetensors")
+MAX_TRAININGS = 8  # each training takes a core or two: more would starve the page
 
 
 def quickest_99_recipe() -> tuple[ModelSpec, TrainConfig, str]:
@@ -64,17 +67,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data-dir",
         default=None,
-        help="where MNIST is, for training the default model (else $MNISTLAB_DATA, data/mnist)",
+        help="where MNIST is, for training the default model and the page's runs "
+        "(else $MNISTLAB_DATA, data/mnist)",
+    )
+    p.add_argument(
+        "--runs",
+        default="runs",
+        metavar="DIR",
+        help="the run root: the training view (/live) lists, starts and streams the runs "
+        "in DIR (default: runs)",
+    )
+    p.add_argument(
+        "--max-trainings",
+        type=int,
+        default=1,
+        metavar="N",
+        help="trainings the page may run at once, each in its own process (default: 1)",
+    )
+    p.add_argument(
+        "--allow-training",
+        action="store_true",
+        help="let the page start, steer and resume trainings although --host listens "
+        "beyond this machine (on 127.0.0.1 they are always allowed)",
     )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import anyio
     import uvicorn
 
     from mnistlab.inference import Predictor
     from mnistlab.web.app import create_app
+    from mnistlab.web.runs import Trainings, add_training
 
+    if not 1 <= args.max_trainings <= MAX_TRAININGS:
+        raise UserError(f"--max-trainings must be 1 to {MAX_TRAININGS}, got {args.max_trainings}")
     path = Path(args.model_file) if args.model_file else DEFAULT_MODEL
     must_train = args.model_file is None and not path.exists()
     # The model first (a missing or broken file is the error to report), then the port,
@@ -91,9 +119,46 @@ def run(args: argparse.Namespace) -> int:
         f"http://{url_host}:{port}/ (Ctrl-C stops)",
         flush=True,
     )
-    config = uvicorn.Config(create_app(predictor), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    steering = args.allow_training or is_local(host)
+    trainings = Trainings(
+        Path(args.runs), max_trainings=args.max_trainings, steering=steering,
+        data_dir=args.data_dir,
+    )  # fmt: skip
+    print(
+        f"training view at http://{url_host}:{port}/live, runs in {args.runs}/"
+        + ("" if steering else " (watch only: --allow-training lets the page start runs)"),
+        flush=True,
+    )
+    app = create_app(predictor)
+    add_training(app, trainings)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            trainings.stop_all()  # each stops at once, its finished epochs saved
+            super().handle_exit(sig, frame)
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets)
+            # before uvicorn re-raises the signal that stopped it, which ends this process
+            await anyio.to_thread.run_sync(trainings.wait_all)
+
+    try:
+        Server(config).run(sockets=[sock])
+    finally:
+        trainings.stop_all()
+        trainings.wait_all()
     return 0
+
+
+def is_local(host: str) -> bool:
+    """Whether `host` (as bound) is reachable from this machine only."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def bind(host: str, port: int) -> socket.socket:

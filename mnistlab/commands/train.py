@@ -56,6 +56,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "histograms each epoch (`tensorboard --logdir DIR`; needs mnistlab[tensorboard])",
     )
     p.add_argument(
+        "--lr-changes",
+        metavar="STEP:LR,...",
+        default=None,
+        help="learning-rate changes at given optimiser steps (counted from 0 across "
+        "epochs), as the page records them in history.json: 400:0.005 trains at 0.005 "
+        "from step 400 on; a rerun with a steered run's changes gives its numbers",
+    )
+    p.add_argument(
+        "--no-live",
+        action="store_true",
+        help="write no live record (events.jsonl, live.json, live.safetensors) and read "
+        "no control.json: nobody can watch or steer the run from the page",
+    )
+    p.add_argument(
         "--init",
         metavar="MODEL_FILE",
         default=None,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.models.spec import ConvNetSpec
-from mnistlab.numpy_version.layers import Conv2DPool2x2, as_images, dense, in_chunks
+from mnistlab.numpy_version.layers import Conv2DPool2x2, as_images, dense, in_chunks, to_nchw
 from mnistlab.numpy_version.model import relu, relu_prime, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
 
@@ -59,6 +59,18 @@ class ConvNet:
         """Logits (N, 10) for images (N, 28, 28), (N, 1, 28, 28) or (N, 784)."""
         a0 = as_images(x, self.dtype, "the convnet")
         return in_chunks(lambda a: self._logits(a, cache=False)[-1].T, a0, self.CHUNK)
+
+    def layers(self, x: Array) -> dict[str, Array]:
+        """Each layer's output for the batch, by name (the page draws them): conv1 and
+        conv2 after pooling and ReLU (N, c, 12, 12) and (N, c, 5, 5), fc1 (N, hidden) and
+        the logits (N, 10)."""
+        a1, a2, _, a3, z4 = self._logits(as_images(x, self.dtype, "the convnet"), cache=False)
+        return {
+            "conv1": to_nchw(a1),
+            "conv2": to_nchw(a2),
+            "fc1": np.array(a3.T),
+            "logits": np.array(z4.T),
+        }
 
     def loss_and_grads(
         self, x: Array, y: Array, *, scale: float = 1.0, out: ParameterVector | None = None

@@ -82,6 +82,19 @@ class LeNet5:
         a1, a2, a3 = self._maps(as_images(x, self.dtype, "LeNet-5"), cache=False)
         return {"conv1": to_nchw(a1), "conv2": to_nchw(a2), "conv3": to_nchw(a3)}
 
+    def layers(self, x: Array) -> dict[str, Array]:
+        """Each layer's output for the batch, by name (the page draws them): C1 (N, 6, 28,
+        28), C3 (N, 16, 10, 10), C5 (N, 120), F6 (N, 84) and the logits (N, 10)."""
+        a1, a2, a3 = self._maps(as_images(x, self.dtype, "LeNet-5"), cache=False)
+        a4, logits = self._logits(a1, a2, a3)
+        return {
+            "C1": to_nchw(a1),
+            "C3": to_nchw(a2),
+            "C5": np.array(a3.reshape(len(a3), -1).T),
+            "F6": np.array(a4.T),
+            "logits": np.array(logits.T),
+        }
+
     def _maps(self, a0: Array, *, cache: bool) -> tuple[Array, Array, Array]:
         """C1, C3 and C5 activations, (C, N, H, W); cache=True keeps what backprop needs."""
         p, f = self.params, self.activation.apply

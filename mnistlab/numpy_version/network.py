@@ -62,6 +62,13 @@ class Network:
             outputs.append(a)
         return outputs
 
+    def layers(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Each layer's output for the batch, by name (the page draws them): the hidden
+        layers' activations and the logits, as new arrays."""
+        outputs = self.feedforward(x)[1:]
+        names = [f"hidden {i}" for i in range(1, len(outputs))] + ["logits"]
+        return {name: np.array(a) for name, a in zip(names, outputs, strict=True)}
+
     def loss_and_grads(
         self,
         x: np.ndarray,

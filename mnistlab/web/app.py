@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +102,26 @@ def create_app(predictor: Predictor) -> FastAPI:
     @app.post("/api/predict", openapi_extra=IMAGE_BODY, responses=ERRORS)
     async def predict(request: Request) -> Response:
         """Read the digit in an image file (raw body or multipart upload)."""
-        data, name = await read_image(request)
-        try:
-            body = await anyio.to_thread.run_sync(
-                predict_json, predictor, data, name, limiter=workers
-            )
-        except UserError as exc:
-            raise BadRequest(400, str(exc)) from None
-        return Response(body, media_type="application/json")
+        return await answer(request, lambda: predictor, workers)
 
     return app
+
+
+async def answer(
+    request: Request, predictor: Callable[[], Predictor], workers: anyio.CapacityLimiter
+) -> Response:
+    """The request's image read by `predictor()`: both called in a worker thread (a
+    predictor may have to load its model first), the answer as JSON, a bad image 400."""
+    data, name = await read_image(request)
+
+    def work() -> bytes:
+        return predict_json(predictor(), data, name)
+
+    try:
+        body = await anyio.to_thread.run_sync(work, limiter=workers)
+    except UserError as exc:
+        raise BadRequest(400, str(exc)) from None
+    return Response(body, media_type="application/json")
 
 
 def predict_json(predictor: Predictor, data: bytes, name: str) -> bytes:
