@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -240,3 +241,48 @@ def test_the_window_is_wider_than_the_strokes_and_narrower_than_a_shadow() -> No
     grey = np.asarray(lit(draw_digit(paper=235), "shadow"), dtype=np.float32) / 255
     window = images.choose_window(grey)
     assert 9 < window < 60
+
+
+def test_window_widths_grow_by_about_a_third_in_odd_steps() -> None:
+    assert images.window_widths(3) == [3] and images.window_widths(1) == [3]
+    widths = images.window_widths(60)
+    assert widths[0] == 3 and all(w % 2 == 1 for w in widths) and widths[-1] <= 60
+    assert all(b >= a + 2 and b <= a * 1.35 + 2 for a, b in itertools.pairwise(widths))
+    assert widths[-1] * 1.35 > 60 - 2  # the next step would pass 60
+
+
+def test_reduced_averages_whole_blocks() -> None:
+    grey = np.arange(6 * 9, dtype=np.float32).reshape(6, 9)
+    small, factor = images.reduced(grey, side=3)
+    assert factor == 3 and small.shape == (2, 3)
+    assert small[1, 2] == pytest.approx(grey[3:6, 6:9].mean())
+    assert images.reduced(grey, side=100)[1] == 1
+
+
+def test_only_strokes_clears_shadow_left_far_from_ink_and_specks() -> None:
+    ink = np.zeros((100, 100), np.float32)
+    ink[20:80, 45:55] = 1.0  # a stroke
+    ink[20:80, 55:58] = 0.3  # its grey edge: kept
+    ink[5:15, 80:95] = 0.3  # grey far from any stroke (a shadow's edge): cleared
+    ink[90:92, 5:7] = 1.0  # a speck, far under 10% of the stroke's ink: cleared
+    ink[40:60, 10:20] = 1.0  # a second part a third the stroke's size: kept
+    out = images.only_strokes(ink, window=20)
+    assert out[50, 56] == pytest.approx(0.3) and out[10, 85] == 0 and out[91, 6] == 0
+    assert out[50, 15] == 1.0 and out[50, 50] == 1.0
+
+
+def test_under_a_gradient_ink_is_the_share_of_light_it_absorbs() -> None:
+    even = np.asarray(draw_digit(ink=20, paper=235), dtype=np.float64) / 255
+    ink, window = images.flatten_lighting(
+        np.asarray(lit(draw_digit(ink=20, paper=235), "gradient"), dtype=np.float32) / 255
+    )
+    assert window % 2 == 1 and window > 9
+    strokes = even < 0.5
+    assert np.median(ink[strokes]) == pytest.approx(1 - 20 / 235, abs=0.05)
+    assert np.percentile(ink[~strokes], 90) < 0.05  # the paper, dark or bright, is 0
+
+
+def test_an_unreadable_file_is_one_error_naming_it(tmp_path) -> None:
+    missing = tmp_path / "gone.png"
+    with pytest.raises(ImageError, match=rf"^{missing}: cannot read it \("):
+        images.preprocess_file(missing)
