@@ -413,7 +413,7 @@ def checkpoint_section(
             )
             add(
                 f"checkpoint cost, {spec.name} {backend}",
-                f"+{(ratio - 1) * 100:.2f}%",
+                f"{(ratio - 1) * 100:+.2f}%",
                 "< 3%",
                 ratio,
                 ratio < 1.03,

@@ -133,8 +133,8 @@ def fast_recipe_section(
         targets.append(
             (
                 f"fast recipe {who} test acc",
-                f"{statistics.mean(accs):.2%}",
-                "≥ 99.0%",
+                f"{statistics.mean(accs):.3%} (min {min(accs):.2%})",
+                "≥ 99.0% (min ≥ 98.85%)",
                 statistics.mean(accs) / 0.99,
                 ok,
             )

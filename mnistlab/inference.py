@@ -19,7 +19,7 @@ from mnistlab.backends import make_learner
 from mnistlab.config import TrainConfig
 from mnistlab.data.images import Prepared, preprocess
 from mnistlab.data.sources import class_names
-from mnistlab.learner import Learner
+from mnistlab.learner import Learner, softmax
 from mnistlab.models.modelfile import ModelFile, load_model
 from mnistlab.models.spec import LeNet5Spec
 from mnistlab.models.summary import summarize
@@ -36,12 +36,6 @@ class Prediction:
     @property
     def runner_up(self) -> int:
         return int(np.argsort(self.probabilities)[-2])
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    """exp(z − max z) / Σ exp(z − max z), row by row: never overflows."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 class Predictor:

@@ -137,6 +137,12 @@ class Ticker:
         return examples
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """exp(z − max z) / Σ exp(z − max z), row by row: never overflows."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 def accuracy_and_loss(
     logits_fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray
 ) -> Score:

@@ -47,7 +47,7 @@ from mnistlab.data.splits import Splits
 from mnistlab.errors import UserError
 from mnistlab.fileio import write_text
 from mnistlab.interrupt import Interrupted, StopRequested
-from mnistlab.learner import Learner, change_lr
+from mnistlab.learner import Learner, change_lr, softmax
 from mnistlab.models.modelfile import save_model
 from mnistlab.models.spec import MLPSpec
 from mnistlab.protocol import EpochRecord, History
@@ -327,8 +327,6 @@ class LiveRecord:
 
     def draw(self) -> dict[str, Any]:
         """What the page draws: first-layer weights, the panel's guesses, one digit's layers."""
-        from mnistlab.inference import softmax
-
         title, w = first_layer(self.twin.params, self.learner.spec)
         layers = self.twin.layers(self.panel_x)  # one forward pass for the panel and digit 0
         probabilities = softmax(np.asarray(layers["logits"], dtype=np.float64))
