@@ -6,15 +6,14 @@ paper, each photographed five ways: evenly lit, under a lighting gradient (the f
 soft-edged), with a vignette (corners 50-70% darker), and under all three at once. Every
 photo has sensor noise and is saved as a JPEG, like a phone's.
 
-The target is each flawed set read within 1.0 percentage point of the evenly lit one. The
-gradient and the vignette meet it; a shadow band's edge still costs about 1.5 points
-(a stroke that crosses it keeps a sliver of shadow, or loses a piece), so those two sets
-are held to 2 points (`SHADOW_TOLERANCE`) until that is fixed. Measured numbers are in
+The target is each flawed set read within 1.0 percentage point of the evenly lit one,
+asserted here for the test's quick model (LeNet-5, one epoch on 20,000 images) on 200
+digits. Measured numbers, for it and for a fully trained LeNet-5 on 1,600 digits, are in
 docs/lighting.md.
 
 Run as a script to print the table for any model:
 
-    .venv/bin/python tests/test_predict_lighting.py MODEL_FILE [N]
+    .venv/bin/python tests/test_predict_lighting.py MODEL_FILE [N [SEED]]
 """
 
 from __future__ import annotations
@@ -29,8 +28,7 @@ from PIL import Image
 
 N_DIGITS = 200
 SEED = 18
-TOLERANCE = 0.010  # the target, met by the gradient and the vignette
-SHADOW_TOLERANCE = 0.020  # what a shadow band's edge still costs (module docstring)
+TOLERANCE = 0.010  # the target: within 1 point of even light
 LIGHTS = ("even", "gradient", "shadow", "vignette", "all three")
 PAPER = np.array([0.93, 0.91, 0.86])
 INK = np.array([0.10, 0.10, 0.16])
@@ -91,13 +89,15 @@ def lighting_set(
     return photos, [int(i) for i in pick]
 
 
-def digits_read(model: Path, x: np.ndarray, y: np.ndarray, n: int) -> dict[str, int]:
+def digits_read(
+    model: Path, x: np.ndarray, y: np.ndarray, n: int, seed: int = SEED
+) -> dict[str, int]:
     """How many of the `n` digits each light's photos are read right, through `predict`'s
     own code."""
     from mnistlab.inference import Predictor
 
     predictor = Predictor.from_file(model)
-    photos, pick = lighting_set(x, n)
+    photos, pick = lighting_set(x, n, seed)
     return {
         kind: sum(
             predictor.predict_bytes(p).digit == y[i] for p, i in zip(shots, pick, strict=True)
@@ -114,10 +114,8 @@ def test_uneven_light_reads_within_one_point_of_even_light(mnist_dir, quick_lene
     read = digits_read(quick_lenet5, test.x, test.y, N_DIGITS)
     print(" ".join(f"{kind} {right / N_DIGITS:.1%}" for kind, right in read.items()))
     assert read["even"] > 0.9 * N_DIGITS  # a trained model, or the comparison means nothing
-    for kind in ("gradient", "vignette"):
+    for kind in LIGHTS[1:]:
         assert read[kind] >= read["even"] - round(TOLERANCE * N_DIGITS), (kind, read)
-    for kind in ("shadow", "all three"):
-        assert read[kind] >= read["even"] - round(SHADOW_TOLERANCE * N_DIGITS), (kind, read)
 
 
 if __name__ == "__main__":
@@ -125,5 +123,6 @@ if __name__ == "__main__":
 
     test = load_splits("mnist").test
     n = int(sys.argv[2]) if len(sys.argv) > 2 else N_DIGITS
-    for kind, right in digits_read(Path(sys.argv[1]), test.x, test.y, n).items():
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else SEED
+    for kind, right in digits_read(Path(sys.argv[1]), test.x, test.y, n, seed).items():
         print(f"{kind:10s} {right / n:.1%}")

@@ -95,7 +95,7 @@ COVERED = 0.5  # a feature is uncovered once the closing shows half its full con
 PLATEAU = 0.05  # ...and the window is wide enough once a wider one uncovers < 5% more
 WINDOW_MARGIN = 1.3  # the chosen width, times this, at full size: a margin for blots
 UNDER_WAY = 0.25  # of them, after at least a quarter are uncovered
-SHADED_FLOOR = 0.15  # of the ink's contrast: fainter is shadow or paper, not ink
+SHADED_FLOOR = 0.08  # of the ink's contrast: fainter is shadow or paper, not ink
 CORE = 0.6  # strong strokes; grey further than NEAR_CORE windows from them is cleared
 NEAR_CORE = 0.25
 SPECK = 0.1  # parts with under 10% of the largest part's ink are specks
@@ -276,7 +276,9 @@ def choose_window(paper: np.ndarray) -> int:
 
     On a reduced copy, the log-contrast log(closing / image) is measured at growing
     windows. Strong features are those with at least `STRONG` of the largest contrast at
-    the widest window (a shadow, fainter than ink, is not one); the window is wide enough
+    the widest window (a shadow, fainter than ink, is not one; a percentile instead of the
+    largest would let a broad shadow outnumber a small thin digit's strokes and count as
+    strong); the window is wide enough
     when `UNDER_WAY` of them are uncovered and widening it uncovers fewer than `PLATEAU`
     more."""
     small, factor = reduced(paper)
@@ -287,7 +289,7 @@ def choose_window(paper: np.ndarray) -> int:
         for w in widths
     ]
     widest = contrast[-1]
-    features = widest >= STRONG * float(np.percentile(widest, 99.9))
+    features = widest >= STRONG * float(widest.max())
     shown = [np.mean(c[features] >= COVERED * widest[features]) for c in contrast]
     chosen = widths[-1]
     for width, now, wider in zip(widths, shown, shown[1:], strict=False):
