@@ -15,7 +15,8 @@ like nothing it has seen. `preprocess` walks every image to MNIST's form, one st
    pixels tall anyway, so carrying 4,000 × 3,000 photo pixels through every step would
    waste time and memory.
 2. **Turn it upright.** Phones store photos sideways with an EXIF orientation tag;
-   `ImageOps.exif_transpose` applies it, or a 7 would be read lying on its side.
+   `ImageOps.exif_transpose` applies it, or a 7 would be read lying on its side. Damaged
+   EXIF data is ignored (the picture is read as stored) rather than printed as a warning.
 3. **Transparency onto white.** A canvas or a sticker exports ink on a transparent
    background, whose hidden colour is often black (so a plain conversion turns the whole
    image black). Alpha is composited onto white, like ink on paper. If that leaves
@@ -115,7 +116,7 @@ class Prepared:
 
 def preprocess(data: bytes, name: str = "image") -> Prepared:
     """Bytes of an image file → MNIST-style 28×28 input (see the module's docstring)."""
-    grey = to_greyscale(decode(data, name), name)
+    grey = to_greyscale(decode(data, name))
     return Prepared(original=grey, x=mnist_style(np.asarray(grey, dtype=np.float32) / 255, name))
 
 
@@ -134,6 +135,7 @@ def decode(data: bytes, name: str = "image") -> Image.Image:
         raise ImageError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": read as stored
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.format == "JPEG":
@@ -163,7 +165,7 @@ def shrink(image: Image.Image, side: int = DRAFT_SIDE) -> Image.Image:
     return image.reduce(factor)
 
 
-def to_greyscale(image: Image.Image, name: str = "image") -> Image.Image:
+def to_greyscale(image: Image.Image) -> Image.Image:
     """Steps 3–4: transparency composited onto white (or black if that hides the ink), "L"."""
     if not has_alpha(image):
         return image.convert("L")
