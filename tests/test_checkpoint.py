@@ -205,3 +205,62 @@ def test_a_changed_header_value_is_refused(one_checkpoint, key, edit) -> None:
     one_checkpoint.write_bytes(save(tensors, metadata={**header, key: changed}))
     with pytest.raises(CheckpointError, match="checksum"):
         load_checkpoint(one_checkpoint)
+
+
+# A resume's settings and history, function by function
+
+
+CHANGED = ((10, 0.02),)  # the checkpoint's own: a change before its step
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        ({"lr_changes": [[10, 0.02], [60, 0.005]]}, ((10, 0.02), (60, 0.005))),
+        ({"lr_changes": [[10, 0.02], [50, 0.005]]}, ((10, 0.02), (50, 0.005))),  # at the step
+        ({"lr_changes": [[20, 0.02], [60, 0.005]]}, CHANGED),  # another run's: ignored
+        ({"lr_changes": [[60, 0.005]]}, CHANGED),  # lacks the checkpoint's change: another's
+        ({"lr_changes": [[10, 0.02], [5, 0.1]]}, CHANGED),  # not increasing: unreadable
+        ({"lr_changes": "fast"}, CHANGED),
+        ({}, CHANGED),
+    ],
+    ids=["after", "at-the-step", "other-run", "other-run-2", "invalid", "garbage", "none"],
+)
+def test_a_resume_takes_the_changes_history_recorded_after_the_checkpoint(recorded, expected):
+    from mnistlab.checkpoint import with_recorded_changes
+
+    config = TrainConfig(lr_changes=CHANGED)
+    assert with_recorded_changes(config, recorded, step=50).lr_changes == expected
+
+
+def test_a_record_with_nothing_after_the_step_keeps_the_checkpoints_own_later_changes():
+    """A checkpoint written after its change at step 50 already holds it; a history.json
+    that stops before it (written earlier) does not drop it."""
+    from mnistlab.checkpoint import with_recorded_changes
+
+    config = TrainConfig(lr_changes=((10, 0.02), (50, 0.001), (70, 0.0005)))
+    resumed = with_recorded_changes(config, {"lr_changes": [[10, 0.02]]}, step=50)
+    assert resumed.lr_changes == config.lr_changes
+    assert resumed.lr_changes == ((10, 0.02), (50, 0.001), (70, 0.0005))
+    assert with_recorded_changes(config, {"lr_changes": [[10, 0.02]]}, step=51) == config
+
+
+def test_a_resumed_history_records_its_settings_backend_and_when(one_checkpoint) -> None:
+    from mnistlab import __version__
+    from mnistlab.checkpoint import resumed_history
+
+    checkpoint = load_checkpoint(one_checkpoint)
+    config = TrainConfig(epochs=3, lr=0.05)
+    history = resumed_history(checkpoint, config, "torch")
+    assert history.config["train"] == config.to_json()
+    assert history.config["backend"] == "torch"
+    (note,) = history.config["resumed"]
+    assert set(note) == {"at", "from_epoch", "backend", "mnistlab"}
+    assert note["from_epoch"] == 1 and note["backend"] == "torch"
+    assert note["mnistlab"]["version"] == __version__ and note["at"].startswith("20")
+
+
+def test_a_checkpoint_without_recorded_settings_reads_as_the_defaults(one_checkpoint) -> None:
+    checkpoint = load_checkpoint(one_checkpoint)
+    del checkpoint.history.config["train"]
+    assert checkpoint.config() == TrainConfig()
