@@ -264,3 +264,44 @@ def test_a_checkpoint_without_recorded_settings_reads_as_the_defaults(one_checkp
     checkpoint = load_checkpoint(one_checkpoint)
     del checkpoint.history.config["train"]
     assert checkpoint.config() == TrainConfig()
+
+
+def rewritten(path: Path, header: dict, tensors: dict) -> None:
+    """`path` saved again with this header and these tensors, under a matching checksum."""
+    from safetensors.numpy import save
+
+    from mnistlab.checkpoint import checksum
+
+    header = {**header, "checksum": checksum(tensors, header)}
+    path.write_bytes(save(tensors, metadata=header))
+
+
+def test_each_refusal_is_one_line_naming_the_file(one_checkpoint) -> None:
+    from mnistlab.checkpoint import FORMAT_VERSION
+    from mnistlab.fileio import read_safetensors
+
+    missing = one_checkpoint.parent / "nothing.safetensors"
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(missing)
+    assert str(caught.value) == f"no checkpoint at {missing}"
+
+    header, tensors = read_safetensors(one_checkpoint)
+    rewritten(one_checkpoint, {**header, "format_version": "99"}, tensors)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(one_checkpoint)
+    assert str(caught.value) == (
+        f"{one_checkpoint} has checkpoint format 99; this mnistlab reads {FORMAT_VERSION}"
+    )
+
+    fewer = {k: v for k, v in tensors.items() if k != "params.layers.1.bias"}
+    rewritten(one_checkpoint, header, fewer)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(one_checkpoint)
+    assert str(caught.value).startswith(f"{one_checkpoint} has an unreadable header (")
+    assert "missing ['layers.1.bias']" in str(caught.value)
+
+
+def test_a_loaded_checkpoint_holds_its_optimiser_by_name(one_checkpoint) -> None:
+    checkpoint = load_checkpoint(one_checkpoint)
+    assert checkpoint.optimizer.name == "momentum"
+    assert checkpoint.backend == "numpy" and checkpoint.epoch == 1
