@@ -245,6 +245,17 @@ def test_a_record_with_nothing_after_the_step_keeps_the_checkpoints_own_later_ch
     assert with_recorded_changes(config, {"lr_changes": [[10, 0.02]]}, step=51) == config
 
 
+def test_a_later_record_replaces_the_checkpoints_own_changes_from_its_step_on():
+    """history.json is written after the checkpoint: from the checkpoint's step on, its
+    changes are the ones that were made (a change at step 50 made again, another at 60)."""
+    from mnistlab.checkpoint import with_recorded_changes
+
+    config = TrainConfig(lr_changes=((10, 0.02), (50, 0.001), (70, 0.0005)))
+    recorded = {"lr_changes": [[10, 0.02], [50, 0.003], [60, 0.005]]}
+    resumed = with_recorded_changes(config, recorded, step=50)
+    assert resumed.lr_changes == ((10, 0.02), (50, 0.003), (60, 0.005))
+
+
 def test_a_resumed_history_records_its_settings_backend_and_when(one_checkpoint) -> None:
     from mnistlab import __version__
     from mnistlab.checkpoint import resumed_history
@@ -302,6 +313,12 @@ def test_each_refusal_is_one_line_naming_the_file(one_checkpoint) -> None:
 
 
 def test_a_loaded_checkpoint_holds_its_optimiser_by_name(one_checkpoint) -> None:
+    import json
+
+    from mnistlab.fileio import read_safetensors
+
     checkpoint = load_checkpoint(one_checkpoint)
     assert checkpoint.optimizer.name == "momentum"
     assert checkpoint.backend == "numpy" and checkpoint.epoch == 1
+    state = json.loads(read_safetensors(one_checkpoint)[0]["state"])
+    assert state["epoch"] == 1  # for a person or a tool reading the header
