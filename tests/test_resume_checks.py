@@ -85,6 +85,7 @@ def refused(capsys, *argv: str) -> str:
         (["--epochs", "1"], "has already trained 2 epochs"),
         (["--force"], "--force cannot be used with --resume"),
         (["--epochs", "3", "--init", "MODEL"], "--init cannot be used with --resume"),
+        (["--epochs", "3", "--lr-changes", "5:0.02"], "--lr-changes cannot be used with --resume"),
         (["--epochs", "3", "--out", "elsewhere"], "is not --resume"),
     ],
 )
@@ -211,3 +212,58 @@ def test_a_resume_goes_on_where_the_run_was_and_repeats_nothing_it_need_not(
     history = json.loads((out / HISTORY).read_text())
     assert len(history["epochs"]) == 3 and history["config"]["backend"] == "torch"
     assert [r["backend"] for r in history["config"]["resumed"]] == ["torch"]
+
+
+def stopped_run(where: Path, splits: Splits, backend: str = "numpy") -> Path:
+    """A 3-epoch run of MLP [784, 16, 10] stopped after its first epoch (2 steps)."""
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_1(epoch: int) -> None:
+        if epoch == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(
+            MLPSpec((16,)), TrainConfig(epochs=3), splits, backend, where,
+            limit_train=IMAGES, log=None, show_progress=False, on_saved=stop_after_1,
+        )  # fmt: skip
+    return where
+
+
+def test_a_resume_re_applies_the_changes_made_after_the_checkpoint(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """history.json holds a learning-rate change made in the epoch the stop dropped (at
+    step 3, after the checkpoint's step 2): the resume says so and trains with it."""
+    splits = synthetic(tmp_path / "images")
+    monkeypatch.setattr("mnistlab.data.mnist.load_splits", lambda *args, **kwargs: splits)
+    out = stopped_run(tmp_path / "run", splits)
+    history = json.loads((out / HISTORY).read_text())
+    history["config"]["train"]["lr_changes"] = [[3, 0.005]]
+    (out / HISTORY).write_text(json.dumps(history))
+    assert main(["train", "--resume", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "re-applying the learning-rate changes made after the checkpoint: 0.005 from step 3" in (
+        printed
+    )
+    assert json.loads((out / HISTORY).read_text())["config"]["train"]["lr_changes"] == [[3, 0.005]]
+
+
+def test_the_api_resumes_on_the_images_it_is_given(tmp_path, monkeypatch) -> None:
+    """`mnistlab.train(resume=DIR, data=splits)` reads no files: the data is what it was
+    given (here the files the run recorded do not exist)."""
+    import mnistlab
+
+    splits = synthetic(tmp_path / "images")
+    out = stopped_run(tmp_path / "run", splits)
+
+    def no_files(*args, **kwargs):
+        raise AssertionError("the images were read from files")
+
+    monkeypatch.setattr("mnistlab.data.mnist.load_splits", no_files)
+    lines: list[str] = []
+    run = mnistlab.train(resume=str(out), data=splits, progress=False, log=lines.append)
+    assert len(run.history.epochs) == 3
+    assert any("epoch   3" in line for line in lines), lines
