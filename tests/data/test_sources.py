@@ -61,6 +61,18 @@ def test_locate_order(dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) ->
     assert sources.locate().resolve() == dirs["cwd"]
 
 
+def test_find_searches_for_mnist_by_default_and_never_downloads(
+    dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "download", None)  # find must not reach it
+    monkeypatch.setenv(sources.ENV_VAR, str(dirs["env"]))
+    assert sources.find() == dirs["env"]
+    monkeypatch.delenv(sources.ENV_VAR)
+    assert sources.find().resolve() == dirs["cwd"]
+    monkeypatch.chdir(dirs["flag"])  # no data/ here
+    assert sources.find() is None
+
+
 @pytest.mark.usefixtures("no_download")
 def test_empty_env_var_is_unset(dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(sources.ENV_VAR, "")
