@@ -251,13 +251,16 @@ def test_a_resume_re_applies_the_changes_made_after_the_checkpoint(
     assert json.loads((out / HISTORY).read_text())["config"]["train"]["lr_changes"] == [[3, 0.005]]
 
 
-def test_the_api_resumes_on_the_images_it_is_given(tmp_path, monkeypatch) -> None:
-    """`mnistlab.train(resume=DIR, data=splits)` reads no files: the data is what it was
-    given (here the files the run recorded do not exist)."""
+def test_the_api_resumes_on_the_images_it_is_given(tmp_path, monkeypatch, capsys) -> None:
+    """`mnistlab.train(resume=DIR, data=splits, log=...)` reads no files (the data is what
+    it was given) and says what it does through `log` alone."""
     import mnistlab
 
     splits = synthetic(tmp_path / "images")
     out = stopped_run(tmp_path / "run", splits)
+    history = json.loads((out / HISTORY).read_text())
+    history["config"]["train"]["lr_changes"] = [[3, 0.005]]
+    (out / HISTORY).write_text(json.dumps(history))
 
     def no_files(*args, **kwargs):
         raise AssertionError("the images were read from files")
@@ -267,3 +270,5 @@ def test_the_api_resumes_on_the_images_it_is_given(tmp_path, monkeypatch) -> Non
     run = mnistlab.train(resume=str(out), data=splits, progress=False, log=lines.append)
     assert len(run.history.epochs) == 3
     assert any("epoch   3" in line for line in lines), lines
+    assert any(line.startswith("re-applying the learning-rate changes") for line in lines)
+    assert capsys.readouterr().out == ""  # every line went to `log`
