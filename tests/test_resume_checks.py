@@ -179,41 +179,6 @@ def test_the_resume_command_quotes_what_a_shell_would_split(tmp_path) -> None:
     )
 
 
-def test_a_resume_goes_on_where_the_run_was_and_repeats_nothing_it_need_not(
-    tmp_path, monkeypatch, capsys
-) -> None:
-    """A run trained on PyTorch and stopped after 1 of 3 epochs goes on on PyTorch without
-    --backend; stopped again, its resume command needs no flag at all."""
-    from mnistlab import training
-
-    splits = synthetic(tmp_path / "images")
-    monkeypatch.setattr("mnistlab.data.mnist.load_splits", lambda *args, **kwargs: splits)
-    out = tmp_path / "torch-run"
-
-    class Stop(Exception):
-        pass
-
-    def stop_after_1(epoch: int) -> None:
-        if epoch == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(
-            MLPSpec((16,)), TrainConfig(epochs=3), splits, "torch", out,
-            limit_train=IMAGES, log=None, show_progress=False, on_saved=stop_after_1,
-        )  # fmt: skip
-    with monkeypatch.context() as patch:
-        patch.setattr(
-            training, "run_protocol", lambda *a, **k: (_ for _ in ()).throw(Interrupted(2))
-        )
-        assert main(["train", "--resume", str(out)]) == 130
-    assert capsys.readouterr().err.endswith(f"Resume with: mnistlab train --resume {out}\n")
-    assert main(["train", "--resume", str(out)]) == 0
-    history = json.loads((out / HISTORY).read_text())
-    assert len(history["epochs"]) == 3 and history["config"]["backend"] == "torch"
-    assert [r["backend"] for r in history["config"]["resumed"]] == ["torch"]
-
-
 def stopped_run(where: Path, splits: Splits, backend: str = "numpy") -> Path:
     """A 3-epoch run of MLP [784, 16, 10] stopped after its first epoch (2 steps)."""
 
@@ -230,6 +195,28 @@ def stopped_run(where: Path, splits: Splits, backend: str = "numpy") -> Path:
             limit_train=IMAGES, log=None, show_progress=False, on_saved=stop_after_1,
         )  # fmt: skip
     return where
+
+
+def test_a_resume_goes_on_where_the_run_was_and_repeats_nothing_it_need_not(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """A run trained on PyTorch and stopped after 1 of 3 epochs goes on on PyTorch without
+    --backend; stopped again, its resume command needs no flag at all."""
+    from mnistlab import training
+
+    splits = synthetic(tmp_path / "images")
+    monkeypatch.setattr("mnistlab.data.mnist.load_splits", lambda *args, **kwargs: splits)
+    out = stopped_run(tmp_path / "torch-run", splits, "torch")
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            training, "run_protocol", lambda *a, **k: (_ for _ in ()).throw(Interrupted(2))
+        )
+        assert main(["train", "--resume", str(out)]) == 130
+    assert capsys.readouterr().err.endswith(f"Resume with: mnistlab train --resume {out}\n")
+    assert main(["train", "--resume", str(out)]) == 0
+    history = json.loads((out / HISTORY).read_text())
+    assert len(history["epochs"]) == 3 and history["config"]["backend"] == "torch"
+    assert [r["backend"] for r in history["config"]["resumed"]] == ["torch"]
 
 
 def test_a_resume_re_applies_the_changes_made_after_the_checkpoint(
