@@ -81,7 +81,8 @@ def create_app(predictor: Predictor) -> FastAPI:
     )
     page = (STATIC / "index.html").read_bytes()
     model = predictor.describe()
-    workers = anyio.CapacityLimiter(WORKERS)
+    # Shared with the routes added later (the training view's draw pad): one bound in all.
+    workers = app.state.workers = anyio.CapacityLimiter(WORKERS)
 
     @app.exception_handler(BadRequest)
     async def bad_request(_: Request, exc: BadRequest) -> JSONResponse:

@@ -45,26 +45,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from mnistlab.checkpoint import CHECKPOINT
 from mnistlab.errors import UserError
 from mnistlab.fileio import write_json
 from mnistlab.inference import Predictor
 from mnistlab.live import CONTROL, EVENTS, LIVE_MODEL, SNAPSHOT
+from mnistlab.training import HISTORY, MODEL
 from mnistlab.web.app import STATIC, BadRequest, answer
 
-HISTORY, MODEL, CHECKPOINT = "history.json", "model.safetensors", "checkpoint.safetensors"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 POLL_SECONDS = 0.2  # how often a stream looks for new events: the page updates at ≤ 5 Hz
 CHUNK = 256 * 1024  # the most of the log one "log" message carries
 HEARTBEAT_SECONDS = 5.0  # a quiet stream (a paused run) still writes, so a gone page is seen
 STOP_WAIT_SECONDS = 30  # on shutdown, how long a training gets to stop at a clean point
 PREDICTORS = 4  # runs whose current network is kept loaded for the draw pad
+ACTIVE = ("starting", "running", "paused")  # the statuses of a run still at it
 # What the start form allows: enough for a real run, little enough to keep a laptop usable.
 LIMITS: dict[str, tuple[float, float]] = {
     "lr": (1e-5, 10.0),
@@ -143,7 +144,6 @@ class Log:
     key: tuple[int, int] = (0, 0)  # inode, bytes read
     start: dict[str, Any] | None = None  # the last "start" event
     last: dict[str, Any] | None = None  # the last event
-    epochs: int = 0
     paused: bool = False  # a "pause" without its "resume" yet
 
 
@@ -204,9 +204,9 @@ class Trainings:
         path = self.root / name / EVENTS
         try:
             with path.open("rb") as f:
-                inode = os.fstat(f.fileno()).st_ino
-                if inode != log.key[0] or os.fstat(f.fileno()).st_size < log.key[1]:
-                    log = self.logs[name] = Log(key=(inode, 0))
+                stat = os.fstat(f.fileno())
+                if stat.st_ino != log.key[0] or stat.st_size < log.key[1]:
+                    log = self.logs[name] = Log(key=(stat.st_ino, 0))
                 f.seek(log.key[1])
                 data = f.read()
         except FileNotFoundError:
@@ -223,8 +223,6 @@ class Trainings:
                 log.paused = kind == "pause"
             if kind == "start":
                 log.start = event
-            if kind == "epoch":
-                log.epochs = event.get("epoch", log.epochs)
         log.key = (log.key[0], log.key[1] + len(complete))
         return log
 
@@ -268,13 +266,15 @@ class Trainings:
             info["best"] = last.get("best") or info.get("best")
         return info
 
-    def active(self) -> list[str]:
+    def active(self, statuses: dict[str, dict[str, Any]] | None = None) -> list[str]:
         """The trainings started here that are still at it (one that has written its end
-        is done, even if its process takes a moment more to exit)."""
+        is done, even if its process takes a moment more to exit). `statuses`: ones just
+        computed, by name; the others are computed here."""
+        statuses = statuses or {}
         return [
             name
             for name, launch in self.launches.items()
-            if launch.alive() and self.status(name)["status"] in ("starting", "running", "paused")
+            if launch.alive() and (statuses.get(name) or self.status(name))["status"] in ACTIVE
         ]
 
     # --- starting and steering ------------------------------------------------------------
@@ -319,7 +319,7 @@ class Trainings:
         self.check_steering("resuming a training")
         path = self.run_dir(name)
         status = self.status(name)
-        if status["status"] in ("starting", "running", "paused"):
+        if status["status"] in ACTIVE:
             raise BadRequest(409, f"{name} is {status['status']}: nothing to resume")
         if not (path / CHECKPOINT).is_file():
             raise BadRequest(409, f"{name} has no checkpoint to resume from")
@@ -590,7 +590,7 @@ def add_training(app: FastAPI, trainings: Trainings) -> None:
     """The training view's routes and its JSON errors (the server's command stops the
     trainings when it stops: `stop_all`, `wait_all`)."""
     router = APIRouter()
-    limiter = anyio.CapacityLimiter(2)
+    form = form_defaults()  # train's defaults: fixed while the server runs
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -608,13 +608,14 @@ def add_training(app: FastAPI, trainings: Trainings) -> None:
     @router.get("/api/runs")
     async def list_runs() -> dict[str, Any]:
         """Every run under the run root, newest first, and what the start form needs."""
+        runs = [trainings.status(name) for name in trainings.names()]
         return {
             "root": str(trainings.root),
-            "runs": [trainings.status(name) for name in trainings.names()],
-            "active": trainings.active(),
+            "runs": runs,
+            "active": trainings.active({run["name"]: run for run in runs}),
             "max_trainings": trainings.max_trainings,
             "steering": trainings.steering,
-            "form": form_defaults(),
+            "form": form,
         }
 
     @router.post("/api/runs", status_code=201)
@@ -668,7 +669,7 @@ def add_training(app: FastAPI, trainings: Trainings) -> None:
     async def predict_run(name: str, request: Request) -> Response:
         """Read an image with the run's current network."""
         trainings.run_dir(name)  # an unknown run is 404 before its body is read
-        return await answer(request, lambda: trainings.predictor(name), limiter)
+        return await answer(request, lambda: trainings.predictor(name), app.state.workers)
 
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
