@@ -43,8 +43,6 @@ function follow(target, events) {
     } else if (e.event === "epoch") {
       target.epochs.push(e.record);
       target.best = e.best;
-    } else if (e.event === "lr") {
-      target.lr = e.lr;
     }
     target.position = e;
   }
@@ -171,7 +169,7 @@ $("go-on").addEventListener("click", async () => {
 $("compare").addEventListener("change", (e) => setCompare(e.target.value));
 
 // ---------- charts ----------
-function chart(canvas, series, { xLabel, yLabel, yMin, yMax, y2 } = {}) {
+function chart(canvas, series, { xLabel, yLabel, y2 } = {}) {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth, h = canvas.clientHeight;
   if (canvas.width !== Math.round(w * dpr)) { canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr); }
@@ -187,13 +185,13 @@ function chart(canvas, series, { xLabel, yLabel, yMin, yMax, y2 } = {}) {
   const xs = [...all, ...right].map((p) => p[0]);
   let x0 = Math.min(...xs), x1 = Math.max(...xs);
   if (x1 === x0) x1 = x0 + 1;
-  const range = (pts, lo, hi) => {
+  const range = (pts) => {
     const ys = pts.map((p) => p[1]);
-    let a = lo ?? Math.min(...ys), b = hi ?? Math.max(...ys);
+    let a = Math.min(...ys), b = Math.max(...ys);
     if (b - a < 1e-9) { a -= 0.5; b += 0.5; }
     return [a, b];
   };
-  const [ya, yb] = range(all, yMin, yMax);
+  const [ya, yb] = range(all);
   const [ra, rb] = right.length ? range(right) : [0, 1];
   const X = (x) => pad.l + ((x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
   const Y = (y, a = ya, b = yb) => h - pad.b - ((y - a) / (b - a)) * (h - pad.t - pad.b);
@@ -461,7 +459,7 @@ function readPad() {
       if (!response.ok) throw new Error(a.error);
       const p = a.probabilities, order = p.map((v, i) => i).sort((x, y) => p[y] - p[x]);
       $("digit").textContent = a.label; $("digit").classList.remove("empty");
-      $("guesses").textContent = order.slice(0, 3).map((i) => `${a.label === undefined ? i : i}: ${(100 * p[i]).toFixed(1)}%`).join(" · ")
+      $("guesses").textContent = order.slice(0, 3).map((i) => `${i}: ${(100 * p[i]).toFixed(1)}%`).join(" · ")
         + ` (step ${run.snapshot ? run.snapshot.step.toLocaleString("en") : "?"})`;
       body.dataset.padReads = String(Number(body.dataset.padReads || 0) + 1);
     } catch (err) {
