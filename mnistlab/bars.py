@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - exercised by tests/test_bare_python.py
         """tqdm's calls that mnistlab makes, drawing nothing."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            self.n = 0
+            pass
 
         def __enter__(self) -> progress_bar:
             return self
@@ -25,14 +25,7 @@ except ImportError:  # pragma: no cover - exercised by tests/test_bare_python.py
             return None
 
         def update(self, n: int = 1) -> None:
-            self.n += n
-
-        def close(self) -> None:
-            return None
-
-        @staticmethod
-        def write(line: str, file: Any = None) -> None:
-            print(line, file=file)
+            pass
 
 
 __all__ = ["progress_bar"]
