@@ -36,7 +36,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -107,22 +106,13 @@ def signed_images(w: np.ndarray) -> dict[str, Any]:
 class LiveRecord:
     """The live record of one run directory (see the module's docstring)."""
 
-    def __init__(
-        self,
-        out: Path,
-        splits: Splits,
-        *,
-        snapshots: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, out: Path, splits: Splits) -> None:
         self.out = Path(out)
         self.n_train = len(splits.train)
         self.dataset = splits.dataset
         self.panel_x = np.ascontiguousarray(splits.val.x[:PANEL])
         self.panel_y = np.asarray(splits.val.y[:PANEL])
         self.panel_images = encode(self.panel_x)["data"]  # the same in every snapshot
-        self.snapshots = snapshots
-        self.clock = clock
         self.snapshot_every = SNAPSHOT_SECONDS
         self.snapshot_step: int | None = None  # the step the last snapshot shows
         self.control_seen: tuple[int, int] | None = None
@@ -136,12 +126,12 @@ class LiveRecord:
         self.epoch, self.seen = len(history.epochs) + 1, 0  # progress: the epochs done
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / CONTROL).unlink(missing_ok=True)  # an earlier process's request
-        self.t0 = self.last_step = self.last_snapshot = self.clock()
+        self.t0 = self.last_step = self.last_snapshot = time.monotonic()
         self.start_progress = float(len(history.epochs))
         self.rate_mark = (self.t0, self.start_progress)
         self.rate = math.nan
         self.events = open_log(self.out / EVENTS)
-        self.twin = self._numpy_twin() if self.snapshots else None
+        self.twin = self._numpy_twin()
         self.emit(
             "start",
             resumed=bool(history.epochs),
@@ -157,7 +147,7 @@ class LiveRecord:
     def steps(self, epoch: int, seen: int, loss: float, acc: float) -> None:
         self.epoch, self.seen = epoch, seen
         self.poll_control()
-        now = self.clock()
+        now = time.monotonic()
         # the epoch's last report always: the curve gets its end, the page says "scoring"
         if now - self.last_step >= STEP_SECONDS or seen >= self.n_train:
             self.last_step = now
@@ -168,7 +158,7 @@ class LiveRecord:
     def epoch_saved(self, record: EpochRecord, history: History) -> None:
         self.epoch, self.seen = record.epoch, self.n_train
         self.emit("epoch", record=asdict(record), best=history.best)
-        if self.clock() - self.last_snapshot >= self.snapshot_every:
+        if time.monotonic() - self.last_snapshot >= self.snapshot_every:
             self.snapshot()  # short epochs: not after every one
 
     def finished(self, history: History, error: BaseException | None) -> None:
@@ -232,7 +222,7 @@ class LiveRecord:
         """Wait between two steps until the control file says go on (or stop)."""
         self.emit("pause")
         self.snapshot(unless_current=True)  # the pad reads the paused network
-        since = self.clock()
+        since = time.monotonic()
         try:
             while True:
                 time.sleep(PAUSE_POLL_SECONDS)
@@ -243,9 +233,9 @@ class LiveRecord:
                 if not control.get("pause"):
                     break
         finally:
-            paused = self.clock() - since
+            paused = time.monotonic() - since
             self.paused_seconds += paused
-            self.last_step = self.clock()
+            self.last_step = time.monotonic()
             self.rate_mark = (self.rate_mark[0] + paused, self.rate_mark[1])
         self.emit("resume")
 
@@ -299,9 +289,9 @@ class LiveRecord:
         `unless_current`: not if the last snapshot already shows this step."""
         from mnistlab.threads import blas_threads
 
-        if not self.snapshots or (unless_current and self.snapshot_step == self.learner.steps_done):
+        if unless_current and self.snapshot_step == self.learner.steps_done:
             return
-        began = self.clock()
+        began = time.monotonic()
         self.last_snapshot = began
         params = self.learner.params()
         if not all(np.isfinite(p).all() for p in params.values()):
@@ -322,7 +312,7 @@ class LiveRecord:
             snapshot = {"time": round(time.time(), 3), **where, **self.draw()}
         write_text(self.out / SNAPSHOT, json.dumps(snapshot, separators=(",", ":")))
         self.snapshot_step = self.learner.steps_done
-        cost = self.clock() - began
+        cost = time.monotonic() - began
         self.snapshot_every = max(SNAPSHOT_SECONDS, cost / SNAPSHOT_SHARE)
 
     def draw(self) -> dict[str, Any]:
