@@ -130,7 +130,7 @@ def train(
                 info = model_info(backend, learner, history, splits.dataset)
                 save_model(out / MODEL, spec, learner.params(), info)
             if out is not None:
-                write_history(out, history, learner.config)
+                write_json(out / HISTORY, history.to_json())  # the settings set above
             if checkpoint is not None:
                 save_checkpoint(checkpoint, capture(learner, rng, history, backend))
             if on_saved is not None:
