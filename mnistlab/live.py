@@ -48,7 +48,7 @@ from mnistlab.fileio import write_text
 from mnistlab.interrupt import Interrupted, StopRequested
 from mnistlab.learner import Learner, change_lr, softmax
 from mnistlab.models.modelfile import save_model
-from mnistlab.models.spec import MLPSpec
+from mnistlab.models.spec import MLPSpec, first_weights
 from mnistlab.protocol import EpochRecord, History
 
 EVENTS = "events.jsonl"
@@ -87,10 +87,11 @@ def encode(a: np.ndarray) -> dict[str, Any]:
 def first_layer(params: dict[str, np.ndarray], spec: Any) -> tuple[str, np.ndarray]:
     """(what they are, images (k, h, w)): the MLP's first WEIGHT_IMAGES hidden units as 28×28,
     or a convolutional network's first-layer kernels."""
+    first = first_weights(spec, params)
     if isinstance(spec, MLPSpec):
-        w = params["layers.0.weight"][:WEIGHT_IMAGES]
+        w = first[:WEIGHT_IMAGES]
         return f"first hidden layer: {len(w)} of {spec.hidden[0]} units", w.reshape(-1, 28, 28)
-    w = params["conv1.weight"][:, 0]
+    w = first[:, 0]
     return f"first layer: {len(w)} kernels {w.shape[1]}×{w.shape[2]}", w
 
 

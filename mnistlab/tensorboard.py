@@ -35,6 +35,7 @@ from PIL import Image
 
 from mnistlab.errors import UserError
 from mnistlab.learner import Learner
+from mnistlab.models.spec import first_weights
 from mnistlab.protocol import EpochRecord, History
 
 FLUSH_SECONDS = 5  # TensorBoard shows a running run with at most this delay
@@ -118,7 +119,7 @@ class TensorBoardWatcher:
 
         assert self.learner is not None
         params = self.learner.params()
-        first = params[next(iter(self.learner.spec.parameter_shapes()))]  # the first weights
+        first = first_weights(self.learner.spec, params)
         tiles = weight_tiles(first)[0] if first.ndim == 2 else kernel_tiles(first)
         values = [self.image("weights/first_layer", tiles)]
         values += [self.histogram(f"parameters/{name}", t) for name, t in params.items()]

@@ -20,7 +20,7 @@ from mnistlab.evaluation import Evaluation
 from mnistlab.inference import Prediction, Predictor
 from mnistlab.models.modelfile import check_dataset, check_matches
 from mnistlab.models.modelfile import load_model as load_model_file
-from mnistlab.models.spec import ModelSpec
+from mnistlab.models.spec import ModelSpec, first_weights
 
 if TYPE_CHECKING:
     from mnistlab.plots import Figure
@@ -124,7 +124,7 @@ class Model(Predictor):
         """The first layer's weights: an MLP's neurons as 28×28 images, else the kernels."""
         from mnistlab.plots.digits import kernels_figure, weight_images_figure
 
-        first = self.params[next(iter(self.spec.parameter_shapes()))]  # the first weights
+        first = first_weights(self.spec, self.params)
         if first.ndim == 2:
             return weight_images_figure(first, title=title)
         return kernels_figure(first, title)

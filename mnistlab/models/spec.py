@@ -218,6 +218,12 @@ def is_weight(name: str) -> bool:
     return name.endswith(".weight")
 
 
+def first_weights(spec: ModelSpec, params: dict[str, Any]) -> Any:
+    """The first layer's weights in `params`: an MLP's (units, 784), else the first
+    convolution's kernels (k, 1, h, w)."""
+    return params[next(iter(spec.parameter_shapes()))]
+
+
 def parameter_mismatch(spec: ModelSpec, params: dict[str, Any]) -> str | None:
     """Why `params` cannot be `spec`'s parameters (wrong names, else a wrong shape), or None."""
     shapes = spec.parameter_shapes()
