@@ -30,6 +30,7 @@ class Interrupted(KeyboardInterrupt):
         self.name = signal.Signals(signum).name
         self.run_dir: Path | None = None  # the run directory it stopped, if any
         self.resumable = False  # whether that directory holds an epoch to resume from
+        self.again: list[str] = []  # the flags its resume command must repeat
 
 
 class StopRequested(Interrupted):

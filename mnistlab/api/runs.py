@@ -225,12 +225,12 @@ def resume(
     recorded_backend = checkpoint.history.config["backend"]
     if "backend" not in given:
         s.backend = recorded_backend
-    launch = Launch(s, run_dir, checkpoint.spec, config, data, watchers, progress, log)
     # What the resume command must repeat while the checkpoint does not record it yet
     # (until this call saves an epoch): an extension's epochs, another backend.
-    launch.again = [f"--epochs {config.epochs}"] if s.epochs is not None else []
+    again = [f"--epochs {config.epochs}"] if s.epochs is not None else []
     if s.backend != recorded_backend:
-        launch.again.append(f"--backend {s.backend}")
+        again.append(f"--backend {s.backend}")
+    launch = Launch(s, run_dir, checkpoint.spec, config, data, watchers, progress, log, again=again)
     return launch.start(resume=checkpoint)
 
 
@@ -315,7 +315,7 @@ class Launch:
     progress: bool
     log: Log | None
     saved: list[int] = field(default_factory=list)  # epochs this call saved
-    again: list[str] = field(default_factory=list)  # flags a resume command must repeat
+    again: list[str] = field(default_factory=list, kw_only=True)  # flags a resume repeats
 
     def start(
         self, *, resume: Checkpoint | None = None, init: Any = None, record: dict | None = None

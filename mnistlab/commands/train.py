@@ -116,8 +116,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         run = run_training(settings, default_out=True)
     except Interrupted as stop:
-        again = getattr(stop, "again", ())
-        print(interrupted_line(stop, stop.run_dir, stop.resumable, again), file=sys.stderr)
+        print(interrupted_line(stop, stop.run_dir, stop.resumable, stop.again), file=sys.stderr)
         return stop.exit_code
     print(best_line(run.history))
     print(
