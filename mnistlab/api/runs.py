@@ -248,7 +248,10 @@ def recorded_config(run_dir: Path, checkpoint: Checkpoint, log: Log | None = pri
     except (OSError, ValueError, KeyError, TypeError):
         return config
     resumed = with_recorded_changes(config, recorded, checkpoint.step)
-    again = [c for c in resumed.lr_changes if c[0] >= checkpoint.step]
+    # those history.json added: not the checkpoint's own (given with --lr-changes, say)
+    again = [
+        c for c in resumed.lr_changes if c[0] >= checkpoint.step and c not in config.lr_changes
+    ]
     if again and log is not None:
         listed = ", ".join(f"{lr:g} from step {step}" for step, lr in again)
         log(f"re-applying the learning-rate changes made after the checkpoint: {listed}")
