@@ -359,7 +359,7 @@ class Launch:
     def check_device(self) -> None:
         """Refuse a device the backend cannot have (cuda without a GPU) before any work."""
         check_device(self.s.backend, self.s.device)  # type: ignore[arg-type]
-        if self.s.backend == "torch":
+        if self.s.backend == "torch" and self.s.device == "cuda":  # auto and cpu always do
             from mnistlab.pytorch_version.device import choose_device
 
             choose_device(self.s.device)  # type: ignore[arg-type]
