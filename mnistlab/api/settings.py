@@ -158,7 +158,7 @@ def config_from_args(args: Any) -> TrainConfig:
 def parse_lr_changes(changes: str | Sequence[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
     """ "400:0.005,900:0.001" → ((400, 0.005), (900, 0.001)); TrainConfig checks the values."""
     if not isinstance(changes, str):
-        return tuple((int(step), float(lr)) for step, lr in changes)
+        return tuple(changes)  # TrainConfig converts each pair
     parsed = []
     for item in filter(None, (part.strip() for part in changes.split(","))):
         step, _, lr = item.partition(":")
