@@ -123,6 +123,12 @@ def test_every_model_writes_a_log_and_snapshots_and_trains_as_if_unwatched(
         "convnet": ["conv1", "conv2", "fc1", "logits"],
     }[model]
     assert [layer["name"] for layer in layers] == names
+    shapes = {  # the first panel digit's maps, channels first
+        "mlp": [[40], [10]],
+        "lenet5": [[6, 28, 28], [16, 10, 10], [120], [84], [10]],
+        "convnet": [[4, 12, 12], [6, 5, 5], [16], [10]],
+    }[model]
+    assert [layer["shape"] for layer in layers] == shapes
     for layer in layers:
         size = np.frombuffer(base64.b64decode(layer["data"]), np.uint8).size
         assert size == np.prod(layer["shape"]) and layer["min"] <= layer["max"]

@@ -27,7 +27,13 @@ from __future__ import annotations
 import numpy as np
 
 from mnistlab.models.spec import ConvNetSpec
-from mnistlab.numpy_version.layers import Conv2DPool2x2, as_images, dense, in_chunks, to_nchw
+from mnistlab.numpy_version.layers import (
+    Conv2DPool2x2,
+    as_images,
+    dense,
+    images_last_to_nchw,
+    in_chunks,
+)
 from mnistlab.numpy_version.model import relu, relu_prime, softmax_cross_entropy
 from mnistlab.numpy_version.parameters import ParameterVector
 
@@ -66,8 +72,8 @@ class ConvNet:
         the logits (N, 10)."""
         a1, a2, _, a3, z4 = self._logits(as_images(x, self.dtype, "the convnet"), cache=False)
         return {
-            "conv1": to_nchw(a1),
-            "conv2": to_nchw(a2),
+            "conv1": images_last_to_nchw(a1),
+            "conv2": images_last_to_nchw(a2),
             "fc1": np.array(a3.T),
             "logits": np.array(z4.T),
         }

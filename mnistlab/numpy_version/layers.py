@@ -67,6 +67,11 @@ def to_nchw(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
 
 
+def images_last_to_nchw(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N), `Conv2DPool2x2`'s layout → (N, C, H, W), contiguous."""
+    return np.ascontiguousarray(x.transpose(3, 0, 1, 2))
+
+
 def as_images(x: np.ndarray, dtype: np.dtype, who: str) -> np.ndarray:
     """Images (N, 28, 28), (N, 1, 28, 28) or (N, 784) → (1, N, 28, 28) in `dtype`.
 

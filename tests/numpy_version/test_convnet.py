@@ -93,3 +93,24 @@ def test_input_shapes_and_chunks_give_the_same_logits() -> None:
     assert model.forward(x[:0]).shape == (0, 10)
     with pytest.raises(UserError):
         model.forward(np.zeros((3, 27, 27)))
+
+
+def test_layers_are_torchs_activations_images_first() -> None:
+    model = ConvNet(SPEC, seed=8, dtype="float64")
+    randomize_biases(model, np.random.default_rng(9))
+    x, _ = batch(3, seed=10)
+    t = {k: torch.from_numpy(v) for k, v in model.params.items()}
+    a1 = F.relu(F.max_pool2d(F.conv2d(torch.from_numpy(x)[:, None], *conv(t, "conv1")), 2))
+    a2 = F.relu(F.max_pool2d(F.conv2d(a1, *conv(t, "conv2")), 2))
+    a3 = F.relu(F.linear(a2.flatten(1), t["fc1.weight"], t["fc1.bias"]))
+    ref = {"conv1": a1, "conv2": a2, "fc1": a3, "logits": torch_convnet(t, torch.from_numpy(x))}
+    layers = model.layers(x)
+    assert {k: v.shape for k, v in layers.items()} == {
+        "conv1": (3, 4, 12, 12),
+        "conv2": (3, 6, 5, 5),
+        "fc1": (3, 12),
+        "logits": (3, 10),
+    }
+    assert layers["conv1"].flags.c_contiguous and layers["conv2"].flags.c_contiguous
+    for name, a in layers.items():
+        np.testing.assert_allclose(a, ref[name].numpy(), rtol=1e-10, atol=1e-12, err_msg=name)

@@ -11,7 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnistlab.numpy_version.layers import Conv2D, Conv2DPool2x2, MaxPool2x2, to_cnhw, to_nchw
+from mnistlab.numpy_version.layers import (
+    Conv2D,
+    Conv2DPool2x2,
+    MaxPool2x2,
+    images_last_to_nchw,
+    to_cnhw,
+    to_nchw,
+)
 
 TOL = 1e-6
 
@@ -134,6 +141,9 @@ def test_layout_helpers_round_trip() -> None:
     x = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
     assert to_cnhw(x).shape == (3, 2, 4, 5)
     assert np.array_equal(to_nchw(to_cnhw(x)), x)
+    images_last = x.transpose(1, 2, 3, 0)  # (C, H, W, N), as Conv2DPool2x2 keeps maps
+    assert np.array_equal(images_last_to_nchw(images_last), x)
+    assert images_last_to_nchw(images_last).flags.c_contiguous
 
 
 @pytest.mark.parametrize(

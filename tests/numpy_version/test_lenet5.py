@@ -87,6 +87,32 @@ def test_feature_maps_match_torch() -> None:
     assert max(rel_err(maps[k], ref[k]) for k in maps) < TOL
 
 
+def test_layers_are_torchs_activations_images_first() -> None:
+    model = LeNet5(LeNet5Spec("tanh"), seed=4, dtype="float64")
+    x, _ = batch(3, seed=5)
+    tparams = {k: torch.from_numpy(v) for k, v in model.params.items()}
+    ref = torch_lenet5(tparams, torch.from_numpy(x), "tanh")
+    f6 = torch.tanh(F.linear(ref["conv3"].flatten(1), tparams["fc1.weight"], tparams["fc1.bias"]))
+    expected = {
+        "C1": ref["conv1"],
+        "C3": ref["conv2"],
+        "C5": ref["conv3"].flatten(1),
+        "F6": f6,
+        "logits": ref["logits"],
+    }
+    layers = model.layers(x)
+    assert {k: v.shape for k, v in layers.items()} == {
+        "C1": (3, 6, 28, 28),
+        "C3": (3, 16, 10, 10),
+        "C5": (3, 120),
+        "F6": (3, 84),
+        "logits": (3, 10),
+    }
+    assert layers["C1"].flags.c_contiguous and layers["C3"].flags.c_contiguous
+    errors = {k: rel_err(layers[k], expected[k]) for k in layers}
+    assert max(errors.values()) < TOL, errors
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_gradient_entries_match_finite_differences(activation: str) -> None:
     model = LeNet5(LeNet5Spec(activation), seed=3, dtype="float64")
