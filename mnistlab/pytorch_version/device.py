@@ -76,7 +76,10 @@ def choose_device(requested: str, cpu_seconds: float | None = None) -> DeviceCho
 
 
 def resolve_device(device: str) -> str:
-    """ "auto" → "cuda" when torch sees a CUDA GPU, else "cpu"; "cuda" without one is refused."""
+    """ "auto" → "cuda" when torch sees a CUDA GPU, else "cpu"; "cuda" without one is refused.
+    "cpu" is "cpu" without asking torch about GPUs (that would start CUDA on a GPU host)."""
+    if device == "cpu":
+        return "cpu"
     return choose_device(device).device
 
 

@@ -54,6 +54,15 @@ def test_an_explicit_device_is_obeyed_whatever_the_run(fake_gpu) -> None:
     assert choose_device("cpu").reason.startswith("--device cpu")
 
 
+def test_resolving_the_cpu_never_asks_torch_about_gpus(monkeypatch) -> None:
+    def asked(*args, **kwargs):
+        raise AssertionError("torch.cuda was asked")
+
+    monkeypatch.setattr(torch.cuda, "is_available", asked)
+    monkeypatch.setattr(torch.cuda, "get_device_name", asked)
+    assert resolve_device("cpu") == "cpu"
+
+
 def test_without_a_gpu_auto_is_the_cpu_and_cuda_is_one_clear_error(no_gpu) -> None:
     assert choose_device("auto", cpu_seconds=1e6) == device_module.DeviceChoice(
         "cpu", "auto: PyTorch sees no CUDA GPU"
