@@ -53,7 +53,6 @@ from mnistlab.learner import EVAL_BATCH, Progress, Ticker, epoch_order
 from mnistlab.pytorch_version.data_loader import as_tensor
 
 if TYPE_CHECKING:
-    from mnistlab.config import TrainConfig
     from mnistlab.pytorch_version.learner import TorchLearner
 
 DEVICE_EVAL_BATCH = 10_000  # images a scoring pass on the device: LeNet-5's C1 maps, 188 MB
@@ -177,8 +176,8 @@ class Resident:
             examples = min(batch, n - seen)
             seen += examples
             if ticker.due(examples) and step + 1 < plan.steps:  # the last: exact, below
-                changed = self.report(stats, ticker, progress, epoch)
-                config = config if changed is None else changed
+                self.report(stats, ticker, progress, epoch)
+                config = learner.config  # a watcher may have changed the learning rate
                 if stats.pending is None:
                     stats.request(step + 1, seen)
         mean_ce = plan.ce_sum.item() / max(plan.steps, 1)  # the epoch's waits: here, at its end
@@ -193,19 +192,17 @@ class Resident:
 
     def report(
         self, stats: Statistics, ticker: Ticker, progress: Progress | None, epoch: int
-    ) -> TrainConfig | None:
-        """Report the last copy of the sums that has arrived, if one has; returns the
-        learner's config then (a watcher may have changed the learning rate), else None."""
+    ) -> None:
+        """Report the last copy of the sums that has arrived, if one has."""
         arrived = stats.arrived()
         if arrived is None:
-            return None
+            return
         loss, acc = arrived
         self.learner.check(loss, epoch)
         if progress is None:
             ticker.take()
-            return None
+            return
         progress(ticker.take(), loss, acc)
-        return self.learner.config
 
     def run_step(self, plan: Plan) -> None:
         if plan.graph is not None:
