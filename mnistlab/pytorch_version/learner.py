@@ -227,10 +227,9 @@ class TorchLearner:
             self.model.train(was_training)
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> Score:
-        if self.resident is not None:  # all logits at once, scored by the CPU's arithmetic
-            z = self.logits(x)
-            return accuracy_and_loss(lambda chunk: chunk, z, y)
-        return accuracy_and_loss(self.logits, x, y)
+        """All logits at once (computed in chunks by `logits`), scored by the CPU's
+        arithmetic."""
+        return accuracy_and_loss(lambda z: z, self.logits(x), y)
 
     def params(self) -> dict[str, np.ndarray]:
         """Copies (never views) of the parameters under the spec's names, in spec order."""

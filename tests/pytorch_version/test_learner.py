@@ -179,6 +179,18 @@ def test_evaluate_scores_the_logits():
     assert learner.evaluate(x, y) == accuracy_and_loss(learner.logits, x, y)
 
 
+def test_evaluate_runs_the_network_in_eval_batches_with_the_same_score(monkeypatch):
+    n = 2 * learner_module.EVAL_BATCH + 100
+    x, y = teacher_data(n)
+    learner = make_learner(SMALL, TrainConfig(), n)
+    calls: list[int] = []
+    forward = learner.model.forward
+    monkeypatch.setattr(learner.model, "forward", lambda t: calls.append(len(t)) or forward(t))
+    score = learner.evaluate(x, y)
+    assert calls == [learner_module.EVAL_BATCH, learner_module.EVAL_BATCH, 100]
+    assert score == accuracy_and_loss(learner.logits, x, y)  # slice by slice: bit for bit
+
+
 def test_params_are_copies():
     x, y = teacher_data(50)
     learner = make_learner(SMALL, TrainConfig(lr=0.1), len(y))
