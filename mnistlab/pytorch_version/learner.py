@@ -92,7 +92,7 @@ class TorchLearner:
         if cuda if resident is None else resident:
             lr = torch.tensor(config.lr, dtype=self.dtype, device=self.device)
             self.optimizer = make_optimizer(model, config, lr)
-            self.resident = Resident(self, graphs=cuda)
+            self.resident = Resident(self)
         else:
             self.optimizer = make_optimizer(model, config)
         self.l2_scale = config.l2 / (2 * max(n_train, 1))  # the cost's λ/(2n)

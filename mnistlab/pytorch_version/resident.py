@@ -136,10 +136,10 @@ class Statistics:
 class Resident:
     """TorchLearner's training and scoring with the data on the device (see the module)."""
 
-    def __init__(self, learner: TorchLearner, graphs: bool) -> None:
+    def __init__(self, learner: TorchLearner) -> None:
         self.learner = learner
         self.device = learner.device
-        self.graphs = graphs and self.device.type == "cuda"
+        self.graphs = self.device.type == "cuda"  # steps captured and replayed on CUDA only
         self.arrays = DeviceArrays(self.device)
         self.classes = torch.arange(10, device=self.device)
         self.plan: Plan | None = None
