@@ -289,8 +289,7 @@ class Resident:
             )
             with contextlib.suppress(Exception):
                 torch.cuda.synchronize()
-            self.put_back(saved)
-            self.learner.optimizer.zero_grad(set_to_none=True)
+            self.undo(saved)
             return None
 
     def warm_up(self, plan: Plan, saved: dict[int, dict[str, torch.Tensor]]) -> None:
@@ -306,6 +305,10 @@ class Resident:
                 self.step(plan)
         if side is not None:
             torch.cuda.current_stream().wait_stream(side)
+        self.undo(saved)
+
+    def undo(self, saved: dict[int, dict[str, torch.Tensor]]) -> None:
+        """The parameters and the optimiser's state as `saved` had them, and no gradients."""
         self.put_back(saved)
         self.learner.optimizer.zero_grad(set_to_none=True)
 
