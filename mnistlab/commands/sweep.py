@@ -41,7 +41,7 @@ def timing() -> str:
     from mnistlab.experiments.report_plan import sweep_seconds
 
     grid = parse_grid(DEFAULT_K, DEFAULT_M)
-    cells = len(grid.ks) * len(grid.ms)
+    cells = len(grid)
     seconds = sweep_seconds(grid.ks, grid.ms, SweepSettings(), workers=2)
     return (
         f"Defaults: {DEFAULT_EPOCHS} epochs of batch {DEFAULT_BATCH} per cell; the default "

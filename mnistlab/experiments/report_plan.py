@@ -8,13 +8,13 @@ epochs, so a backend comparison compares like with like.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mnistlab.config import LENET5_RECIPE, RECIPES, TrainConfig
 from mnistlab.data.splits import N_TRAIN
 from mnistlab.errors import UserError
+from mnistlab.experiments.grid import Cell, Grid, parse_grid
 from mnistlab.experiments.runplan import RunPlan, lenet_plan
 from mnistlab.experiments.sweep import SweepSettings
 
@@ -44,7 +44,6 @@ class ReportPlan:
 
 def full_plan() -> ReportPlan:
     """The lab's sweep (its defaults) and LeNet-5 with its recipe, on both backends."""
-    from mnistlab.experiments.grid import parse_grid
     from mnistlab.experiments.sweep import DEFAULT_EPOCHS, DEFAULT_K, DEFAULT_M
 
     grid = parse_grid(DEFAULT_K, DEFAULT_M)
@@ -98,13 +97,8 @@ def sweep_settings(plan: ReportPlan, dataset: str, data_dir: str | None) -> Swee
     )
 
 
-def best_cell_plan(
-    best: dict[str, Any], settings: SweepSettings, name: str, backend: str
-) -> RunPlan:
-    """The sweep's best cell as a run: same architecture, configuration and seed."""
-    from mnistlab.experiments.grid import Cell
-
-    cell = Cell(best["k"], best["m"])
+def cell_plan(cell: Cell, settings: SweepSettings, name: str, backend: str) -> RunPlan:
+    """One cell of the sweep as a run: its architecture, configuration and seed."""
     return RunPlan(
         name,
         backend,
@@ -113,6 +107,13 @@ def best_cell_plan(
         settings.limit_train,
         settings.dataset,
     )
+
+
+def best_cell_plan(
+    best: dict[str, Any], settings: SweepSettings, name: str, backend: str
+) -> RunPlan:
+    """The sweep's best cell as a run: same architecture, configuration and seed."""
+    return cell_plan(Cell(best["k"], best["m"]), settings, name, backend)
 
 
 def lenet_plans(plan: ReportPlan, settings: SweepSettings) -> list[RunPlan]:
@@ -163,40 +164,41 @@ def recipe_plans(plan: ReportPlan, settings: SweepSettings) -> dict[str, list[Ru
     return plans
 
 
-def planned_runs(plan: ReportPlan, settings: SweepSettings) -> tuple[list[RunPlan], list[RunPlan]]:
-    """What a report trains: the sweep's cells (side by side), then one run at a time.
+def planned_runs(
+    plan: ReportPlan, settings: SweepSettings
+) -> tuple[list[RunPlan], list[float], list[RunPlan]]:
+    """What a report trains: the sweep's cells (side by side) with each one's rough
+    seconds, then the runs made one at a time.
 
     Before the sweep the best cell is not known: the slowest cell stands in for it (on
     each backend), so an estimate from these errs long rather than short."""
     from mnistlab.experiments.estimate import plan_seconds
 
     cells = cell_runs(plan.ks, plan.ms, settings)
-    slowest = max(cells, key=plan_seconds)
-    best = [dataclasses.replace(slowest, name=f"{b}-best", backend=b) for b in BACKENDS]
+    seconds = [plan_seconds(run) for run in cells]
+    slowest = cells[seconds.index(max(seconds))]
+    best = [replace(slowest, name=f"{b}-best", backend=b) for b in BACKENDS]
     after = [*best, *lenet_plans(plan, settings)]
     after += [run for runs in recipe_plans(plan, settings).values() for run in runs]
-    return cells, after
+    return cells, seconds, after
 
 
 def report_seconds(plan: ReportPlan, workers: int) -> tuple[float, float]:
     """Rough (sweep, whole report) seconds on an idle machine with `workers` cores."""
-    from mnistlab.experiments.estimate import REPORT_WRITE_S, plan_seconds
+    from mnistlab.experiments.estimate import REPORT_WRITE_S, plan_seconds, side_by_side
 
     settings = sweep_settings(plan, "mnist", None)
-    _, after = planned_runs(plan, settings)
-    sweep = sweep_seconds(plan.ks, plan.ms, settings, workers)
+    _, cell_seconds, after = planned_runs(plan, settings)
+    sweep = side_by_side(cell_seconds, workers)
     return sweep, sweep + sum(plan_seconds(run) for run in after) + REPORT_WRITE_S
 
 
 def cell_runs(ks: tuple[int, ...], ms: tuple[int, ...], settings: SweepSettings) -> list[RunPlan]:
     """The sweep's k × m cells as runs (for estimating their time)."""
-    from mnistlab.experiments.grid import Cell
-
     return [
-        RunPlan(f"k{k}-m{m}", settings.backend, settings.spec(cell), settings.train_config(cell),
-                settings.limit_train, settings.dataset)
-        for k in ks for m in ms for cell in [Cell(k, m)]
-    ]  # fmt: skip
+        cell_plan(cell, settings, f"k{cell.k}-m{cell.m}", settings.backend)
+        for cell in Grid(ks, ms).cells
+    ]
 
 
 def sweep_seconds(
