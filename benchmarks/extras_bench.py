@@ -107,16 +107,19 @@ def onnx_section(splits: Any, reps: int, add: Add, numbers: dict[str, Any]) -> N
 
 class Timed:
     """A watcher that runs another and adds up the seconds its calls take: the time the
-    training loop waits for logging (the writer thread's own work, serialising and
-    writing a few events an epoch, is not in it)."""
+    training loop waits for the watcher it wraps (TensorBoard's, the live record). Work
+    the wrapped watcher hands to a thread of its own (TensorBoard's writer serialising
+    and writing a few events an epoch) is not in it."""
 
     def __init__(self, watcher: Any) -> None:
         self.watcher, self.seconds = watcher, 0.0
 
     def timed(self, name: str, *args: Any) -> None:
         start = time.perf_counter()
-        getattr(self.watcher, name)(*args)
-        self.seconds += time.perf_counter() - start
+        try:
+            getattr(self.watcher, name)(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
 
     def started(self, *args: Any) -> None:
         self.timed("started", *args)

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+from extras_bench import Timed
 
 # A page, as far as the server can tell: it streams a run's events and notes when each came.
 CLIENT = """
@@ -70,25 +71,6 @@ def detach(client: subprocess.Popen) -> list[tuple[float, str]]:
     out, _ = client.communicate(timeout=30)
     lines = (line.split() for line in out.splitlines() if line != "connected")
     return [(float(t), kind) for t, kind in lines]
-
-
-class Timed:
-    """A watcher that times the one it wraps: the seconds the run spent inside it."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.seconds = inner, 0.0
-
-    def __getattr__(self, name: str) -> Callable:
-        method = getattr(self.inner, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-
-        return timed
 
 
 def percentile(values: list[float], q: float) -> float:
