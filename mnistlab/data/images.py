@@ -226,21 +226,24 @@ def ink_contrast(grey: np.ndarray) -> float:
 
 def normalise_ink(grey: np.ndarray, name: str = "image") -> np.ndarray:
     """Steps 5–6: light ink on 0, background at 0 and the ink's strong part at 1."""
-    window = None
     if evenly_lit(grey):
         ink, background = light_on_dark(grey)
-    else:
-        ink, window = flatten_lighting(grey)
-        background = border_level(ink)
+        return scaled_ink(ink, background, NOISE_FLOOR, name)
+    ink, window = flatten_lighting(grey)
+    return only_strokes(scaled_ink(ink, border_level(ink), SHADED_FLOOR, name), window)
+
+
+def scaled_ink(ink: np.ndarray, background: float, share: float, name: str) -> np.ndarray:
+    """Step 6's scaling of light ink: `background` to 0 and the ink's strong part to 1,
+    anything less than `share` of the way up cut to 0; an ImageError when no ink stands
+    out from the background."""
     peak_all = float(ink.max())
     if peak_all - background < MIN_CONTRAST:
         raise ImageError(f"{name}: the image is blank: no ink stands out from the background")
     strong = ink[ink > background + 0.5 * (peak_all - background)]
     peak = float(np.percentile(strong, INK_PERCENTILE))
-    share = NOISE_FLOOR if window is None else SHADED_FLOOR
     floor = background + share * (peak - background)
-    out = np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0, dtype=np.float32)
-    return out if window is None else only_strokes(out, window)
+    return np.clip((ink - floor) / max(peak - floor, 1e-6), 0.0, 1.0, dtype=np.float32)
 
 
 def evenly_lit(grey: np.ndarray) -> bool:
