@@ -633,9 +633,14 @@ def main() -> None:
 
 
 def default_data_dir() -> str | None:
-    """$MNISTLAB_DATA, else a copy inside or beside the checkout."""
+    """MNIST's folder under $MNISTLAB_DATA (a folder laid out like data/, or one holding
+    MNIST's files: sources.find reads both), else a copy inside or beside the checkout."""
     if os.environ.get("MNISTLAB_DATA"):
-        return os.environ["MNISTLAB_DATA"]
+        from mnistlab.data.sources import find
+
+        found = find("mnist")
+        if found is not None:
+            return str(found)
     for candidate in (
         ROOT / "shared" / "data" / "mnist",
         ROOT.parent / "shared" / "data" / "mnist",
