@@ -26,6 +26,7 @@ from mnistlab.experiments import report_plan
 from mnistlab.experiments.estimate import plan_seconds
 from mnistlab.experiments.runplan import RunPlan, lenet_plan
 from mnistlab.models.spec import ConvNetSpec, MLPSpec
+from mnistlab.threads import available_cores
 
 N = 10_000  # training images per one-run plan: seconds each, not minutes
 RUNS = [
@@ -75,10 +76,8 @@ def main() -> None:
         for plan in RUNS:
             measured = timed(train_argv(plan, Path(tmp) / plan.name), args.data_dir)
             rows.append((f"train {plan.name}", plan_seconds(plan), measured))
-            print(
-                "     {:<22} {:8.1f}s {:8.1f}s {:7.2f}".format(*rows[-1], rows[-1][2] / rows[-1][1])
-            )
-        _, quick = report_plan.report_seconds(report_plan.quick_plan(), os.cpu_count() or 1)
+            show(*rows[-1])
+        _, quick = report_plan.report_seconds(report_plan.quick_plan(), available_cores())
         measured = timed(["report", "--quick", "--out", str(Path(tmp) / "report")], args.data_dir)
         rows.append(("report --quick", quick, measured))
         show(*rows[-1])
