@@ -474,6 +474,9 @@ def main() -> None:
         f"  OpenMP   : OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} for torch, ours and "
         f"the peer alike; load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}"
     )
+    if args.only == "estimates":
+        estimates_section(data_dir)
+        return
     t0 = time.perf_counter()
     splits = load_splits(data_dir=data_dir)
     x, y = splits.train.x, splits.train.y
@@ -527,12 +530,9 @@ def main() -> None:
         checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
         summary(results, numbers, args.json, t0)
         return
-    if args.only == "estimates":
-        estimates_section(data_dir)
-        return
-    from live_bench import live_section
-
     if args.only == "live":
+        from live_bench import live_section
+
         live_section(splits, reps, args.quick, data_dir, add, numbers)
         summary(results, numbers, args.json, t0)
         return
@@ -711,6 +711,7 @@ def main() -> None:
     checkpoint_section(x, y, reps, n_small, n_lenet, add, numbers)
     fast_section(rate)
     from extras_bench import onnx_section, tensorboard_section
+    from live_bench import live_section
 
     onnx_section(splits, reps, add, numbers)
     tensorboard_section(splits, reps, n_small, add, numbers)
