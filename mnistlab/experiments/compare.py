@@ -252,16 +252,16 @@ def ensure_runs(
 def plan_lines(plans: Sequence[RunPlan], workers: int = 1) -> list[str]:
     """What is about to train and roughly for how long, said before it starts."""
     lines = [f"to train: {plural(len(plans), 'run')}"]
-    for plan in plans:
+    seconds = [plan_seconds(plan) for plan in plans]
+    for plan, plan_s in zip(plans, seconds, strict=True):
         n = plan.limit_train or N_TRAIN
         epochs = plural(plan.config.epochs, "epoch")
         lines.append(
-            f"  {plan.name:<13} {describe_run(plan)}, {epochs} on {n:,} images  "
-            f"{duration(plan_seconds(plan))}"
+            f"  {plan.name:<13} {describe_run(plan)}, {epochs} on {n:,} images  {duration(plan_s)}"
         )
     at_once = min(max(1, workers), len(plans))
     how = "one after another" if at_once == 1 else f"{at_once} at a time, if cores are free"
-    total = side_by_side([plan_seconds(plan) for plan in plans], at_once)
+    total = side_by_side(seconds, at_once)
     lines.append(
         f"in all {duration(total)} ({how}; a rough estimate for an idle 2-core "
         "machine, a busy one takes longer)"
