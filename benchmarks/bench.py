@@ -430,6 +430,18 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def default_data_dir() -> str | None:
+    """MNIST's folder as every command finds it ($MNISTLAB_DATA in either layout, then
+    data/mnist/), else a copy beside the checkout."""
+    from mnistlab.data.sources import find
+
+    found = find("mnist")
+    if found is not None:
+        return str(found)
+    beside = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    return str(beside) if beside.is_dir() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller subsets")
@@ -447,9 +459,7 @@ def main() -> None:
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 5)
 
-    data_dir = args.data_dir or os.environ.get("MNISTLAB_DATA")
-    if data_dir is None and Path("/work/shared/data/mnist").is_dir():
-        data_dir = "/work/shared/data/mnist"
+    data_dir = args.data_dir or default_data_dir()
 
     from importlib.metadata import version
 
