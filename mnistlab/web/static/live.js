@@ -188,7 +188,7 @@ function chart(canvas, series, { xLabel, yLabel, y2 } = {}) {
   const range = (pts) => {
     const ys = pts.map((p) => p[1]);
     let a = Math.min(...ys), b = Math.max(...ys);
-    if (b - a < 1e-9) { a -= 0.5; b += 0.5; }
+    if (b - a < 1e-9) { const d = Math.max(Math.abs(a), 1e-3) * 0.05; a -= d; b += d; }  // one point: ±5% of it
     return [a, b];
   };
   const [ya, yb] = range(all);
